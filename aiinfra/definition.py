@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Literal
@@ -185,3 +186,16 @@ def load_definition(path: str | Path) -> ClusterDefinition:
 
     return load(Path(path))
 
+
+
+def definition_from_env(environ: Mapping[str, str]) -> ClusterDefinition | None:
+    """The definition a RayCluster pod carries in AIINFRA_DEFINITION, if any.
+
+    Example:
+        >>> definition_from_env({}) is None
+        True
+    """
+    raw = environ.get("AIINFRA_DEFINITION")
+    if not raw:
+        return None
+    return ClusterDefinition.model_validate_json(raw)

@@ -1,0 +1,189 @@
+"""The KubeRay RayCluster a cluster definition describes.
+
+``raycluster(definition, options)`` is a pure function returning a plain
+``ray.io/v1`` RayCluster dict: same input, same bytes, so every file in
+``clusters/`` has a golden rendering under ``tests/golden/raycluster/``.
+
+Example:
+    >>> from aiinfra.definition import load_definition
+    >>> rc = raycluster(load_definition("clusters/a800-ib.yaml"), LaunchOptions(name="demo", workers=2))
+    >>> rc["spec"]["workerGroupSpecs"][0]["replicas"]
+    2
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from aiinfra.definition import ClusterDefinition, Ray
+from aiinfra.errors import UsageError
+from aiinfra.nccl_env import as_dict, declared_env
+
+MANAGED_BY = "app.kubernetes.io/managed-by"
+CLUSTER_LABEL = "aiinfra.io/cluster"
+ROLE_LABEL = "aiinfra.io/role"
+DEFINITION_ENV = "AIINFRA_DEFINITION"
+NETWORKS_ANNOTATION = "k8s.v1.cni.cncf.io/networks"
+TOKEN_KEY = "auth_token"
+# Ray resource advertising how many data rails a worker holds, so placement
+# groups can ask for whole nodes "with their rails" (see aiinfra.placement).
+RAILS_RESOURCE = "aiinfra_rails"
+
+
+@dataclass(frozen=True)
+class LaunchOptions:
+    """What varies per launch; everything else comes from the definition."""
+
+    name: str
+    workers: int | None = None
+    namespace: str | None = None
+    image: str | None = None
+    keep_within: str | None = None
+    """A topology label key all workers must share (overrides topology.keep_within)."""
+    nccl_debug: str | None = None
+
+
+def token_secret_name(name: str) -> str:
+    """Name of the Secret holding a cluster's Ray auth token.
+
+    Example:
+        >>> token_secret_name("demo")
+        'demo-ray-token'
+    """
+    return f"{name}-ray-token"
+
+
+def raycluster(d: ClusterDefinition, opts: LaunchOptions) -> dict[str, Any]:
+    """Build the RayCluster object for ``d`` (a plain dict ready for server-side apply)."""
+    if d.ray is None or d.gpu is None:
+        raise UsageError(f"{d.source}: backend '{d.backend}' has no Kubernetes RayCluster (needs gpu and ray)")
+    ray = d.ray
+    keep = opts.keep_within or d.topology.keep_within
+    if keep is not None and keep not in d.topology.labels:
+        raise UsageError(f"--keep-within '{keep}' is not one of {d.source}'s topology.labels {d.topology.labels}")
+    replicas = ray.workers.replicas if opts.workers is None else opts.workers
+    labels = {MANAGED_BY: "aiinfra", CLUSTER_LABEL: opts.name}
+    return {
+        "apiVersion": "ray.io/v1",
+        "kind": "RayCluster",
+        "metadata": {
+            "name": opts.name,
+            "namespace": opts.namespace or ray.namespace,
+            "labels": {**labels, "aiinfra.io/definition": d.name},
+        },
+        "spec": {
+            "rayVersion": ray.version,
+            "headGroupSpec": _head_group(d, ray, opts, labels),
+            "workerGroupSpecs": [_worker_group(d, ray, opts, labels, replicas, keep)],
+        },
+    }
+
+
+def _head_group(d: ClusterDefinition, ray: Ray, opts: LaunchOptions, labels: dict[str, str]) -> dict[str, Any]:
+    head = ray.head
+    resources = {"cpu": str(head.cpu), "memory": f"{head.memory_gib}Gi"}
+    if head.gpus:
+        resources["nvidia.com/gpu"] = str(head.gpus)
+    container = {
+        "name": "ray-head",
+        "image": opts.image or ray.image,
+        "resources": {"requests": resources, "limits": resources},
+        "ports": [
+            {"containerPort": 6379, "name": "gcs-server"},
+            {"containerPort": 8265, "name": "dashboard"},
+            {"containerPort": 10001, "name": "client"},
+        ],
+        "env": [*_auth_env(d, opts), {"name": DEFINITION_ENV, "value": _definition_json(d)}],
+    }
+    return {
+        # The head schedules no GPU work unless the definition gives it GPUs.
+        "rayStartParams": {"dashboard-host": "0.0.0.0", "num-gpus": str(head.gpus)},
+        "template": {
+            "metadata": {"labels": {**labels, ROLE_LABEL: "head"}},
+            "spec": {"containers": [container]},
+        },
+    }
+
+
+def _worker_group(
+    d: ClusterDefinition, ray: Ray, opts: LaunchOptions, labels: dict[str, str], replicas: int, keep: str | None
+) -> dict[str, Any]:
+    assert d.gpu is not None
+    w = ray.workers
+    resources: dict[str, str] = {"cpu": str(w.cpu), "memory": f"{w.memory_gib}Gi", "nvidia.com/gpu": str(w.gpus)}
+    for rail in d.rails:
+        resources[rail.resource_name] = "1"
+    env = [{"name": k, "value": v} for k, v in as_dict(declared_env(d)).items()]
+    if opts.nccl_debug:
+        env = [e for e in env if e["name"] != "NCCL_DEBUG"] + [{"name": "NCCL_DEBUG", "value": opts.nccl_debug}]
+    container = {
+        "name": "ray-worker",
+        "image": opts.image or ray.image,
+        # KubeRay runs these before its own `ray start`: RDMA registers GPU and host
+        # memory, which needs an unlimited memlock limit (granted by IPC_LOCK).
+        "args": ["ulimit -l unlimited"],
+        "resources": {"requests": resources, "limits": resources},
+        "securityContext": {"capabilities": {"add": ["IPC_LOCK"]}},
+        "env": [*env, *_auth_env(d, opts), {"name": DEFINITION_ENV, "value": _definition_json(d)}],
+        "volumeMounts": [{"name": "dshm", "mountPath": "/dev/shm"}],
+    }
+    spec: dict[str, Any] = {
+        "containers": [container],
+        "nodeSelector": {"nvidia.com/gpu.product": d.gpu.product},
+        "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}],
+        # NCCL's SHM transport and Ray's object store need far more than the 64 MiB default.
+        "volumes": [{"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": f"{w.shm_gib}Gi"}}],
+    }
+    affinity = _affinity(d, opts.name, keep)
+    if affinity:
+        spec["affinity"] = affinity
+    metadata: dict[str, Any] = {"labels": {**labels, ROLE_LABEL: "worker"}}
+    if d.rails:
+        metadata["annotations"] = {NETWORKS_ANNOTATION: ",".join(r.network for r in d.rails)}
+    start_resources = {f"accelerator_type:{d.gpu.ray_accelerator_type}": 1}
+    if d.rails:
+        start_resources[RAILS_RESOURCE] = len(d.rails)
+    return {
+        "groupName": w.group,
+        "replicas": replicas,
+        "minReplicas": replicas,
+        "maxReplicas": replicas,
+        "rayStartParams": {
+            "num-gpus": str(w.gpus),
+            "resources": json.dumps(start_resources, sort_keys=True),
+        },
+        "template": {"metadata": metadata, "spec": spec},
+    }
+
+
+def _affinity(d: ClusterDefinition, name: str, keep: str | None) -> dict[str, Any]:
+    """Require the topology labels on the node; keep all workers in one `keep` domain."""
+    if not d.topology.labels:
+        return {}
+    required = [{"key": key, "operator": "Exists"} for key in d.topology.labels]
+    out: dict[str, Any] = {
+        "nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+            {"matchExpressions": required}
+        ]}}
+    }
+    if keep:
+        selector = {"matchLabels": {CLUSTER_LABEL: name, ROLE_LABEL: "worker"}}
+        out["podAffinity"] = {
+            "requiredDuringSchedulingIgnoredDuringExecution": [{"labelSelector": selector, "topologyKey": keep}]
+        }
+    return out
+
+
+def _auth_env(d: ClusterDefinition, opts: LaunchOptions) -> list[dict[str, Any]]:
+    """Token auth: the token is read from a Secret, never written into the RayCluster."""
+    if d.ray is None or d.ray.auth != "token":
+        return []
+    ref = {"secretKeyRef": {"name": token_secret_name(opts.name), "key": TOKEN_KEY}}
+    return [{"name": "RAY_AUTH_MODE", "value": "token"}, {"name": "RAY_AUTH_TOKEN", "valueFrom": ref}]
+
+
+def _definition_json(d: ClusterDefinition) -> str:
+    # The in-cluster helpers (aiinfra.train, aiinfra.nccl) read the definition from here.
+    return json.dumps(d.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))

@@ -1,0 +1,32 @@
+"""Shared test helpers: golden files.
+
+Set UPDATE_GOLDEN=1 (``make golden``) to rewrite golden files instead of
+comparing with them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+GOLDEN = ROOT / "tests" / "golden"
+
+
+@pytest.fixture
+def golden() -> Callable[[str, str], None]:
+    """Compare ``text`` with tests/golden/<relpath>, or rewrite it under UPDATE_GOLDEN=1."""
+
+    def check(relpath: str, text: str) -> None:
+        path = GOLDEN / relpath
+        if os.environ.get("UPDATE_GOLDEN") == "1":
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+            return
+        assert path.exists(), f"missing golden {path}; run `make golden`"
+        assert text == path.read_text(encoding="utf-8"), f"{path} is stale; run `make golden` and review the diff"
+
+    return check
