@@ -17,6 +17,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+import yaml
+
 from aiinfra.definition import ClusterDefinition, Ray
 from aiinfra.errors import UsageError
 from aiinfra.nccl_env import as_dict, declared_env
@@ -126,7 +128,13 @@ def _worker_group(
         "args": ["ulimit -l unlimited"],
         "resources": {"requests": resources, "limits": resources},
         "securityContext": {"capabilities": {"add": ["IPC_LOCK"]}},
-        "env": [*env, *_auth_env(d, opts), {"name": DEFINITION_ENV, "value": _definition_json(d)}],
+        "env": [
+            *env,
+            *_auth_env(d, opts),
+            {"name": DEFINITION_ENV, "value": _definition_json(d)},
+            # Lets rank maps name the Kubernetes node (and so its fabric labels) behind each Ray node.
+            {"name": "AIINFRA_NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}},
+        ],
         "volumeMounts": [{"name": "dshm", "mountPath": "/dev/shm"}],
     }
     spec: dict[str, Any] = {
@@ -187,3 +195,18 @@ def _auth_env(d: ClusterDefinition, opts: LaunchOptions) -> list[dict[str, Any]]
 def _definition_json(d: ClusterDefinition) -> str:
     # The in-cluster helpers (aiinfra.train, aiinfra.nccl) read the definition from here.
     return json.dumps(d.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+
+
+class _NoAliases(yaml.SafeDumper):
+    def ignore_aliases(self, data: object) -> bool:
+        return True
+
+
+def to_yaml(obj: object) -> str:
+    """Kubernetes-style YAML: keys in the order built, block style, no anchors.
+
+    Example:
+        >>> to_yaml({"kind": "RayCluster"})
+        'kind: RayCluster\\n'
+    """
+    return yaml.dump(obj, Dumper=_NoAliases, sort_keys=False, default_flow_style=False, width=120)
