@@ -15,7 +15,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -31,19 +31,19 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
-class LinkLayer(str, Enum):
+class LinkLayer(StrEnum):
     INFINIBAND = "InfiniBand"
     ETHERNET = "Ethernet"
 
 
-class RailResourceKind(str, Enum):
+class RailResourceKind(StrEnum):
     RDMA_SHARED = "rdma-shared"
     """k8s-rdma-shared-dev-plugin (NicClusterPolicy rdmaSharedDevicePlugin): pods share the HCA."""
     SRIOV = "sriov"
     """SR-IOV network device plugin: each pod gets its own virtual function."""
 
 
-class GpuDirect(str, Enum):
+class GpuDirect(StrEnum):
     DMABUF = "dmabuf"
     """GPUDirect RDMA through Linux DMA-BUF (open kernel module, kernel >= 5.12)."""
     PEERMEM = "peermem"
