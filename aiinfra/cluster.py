@@ -1,0 +1,197 @@
+"""The notebook API: launch a Ray cluster, submit jobs, read logs, tear down.
+
+Example (in a notebook):
+    >>> import aiinfra
+    >>> cluster = aiinfra.launch("clusters/local.yaml", workers=2)      # doctest: +SKIP
+    >>> job = cluster.submit("python examples/train_ddp.py", working_dir=".")  # doctest: +SKIP
+    >>> for line in job.logs(follow=True): print(line)                  # doctest: +SKIP
+    >>> cluster.down()                                                   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from aiinfra.backend import Backend, ClusterStatus
+from aiinfra.definition import ClusterDefinition, load_definition
+from aiinfra.errors import AiinfraError, LaunchTimeout
+from aiinfra.local_ray import LocalRayBackend, local_cluster_names, local_definition_path
+
+Progress = Callable[[ClusterStatus], None]
+_TERMINAL = {"SUCCEEDED", "FAILED", "STOPPED"}
+
+
+class Job:
+    """A Ray job submitted through the cluster's dashboard (Ray's JobSubmissionClient)."""
+
+    def __init__(self, client: Any, job_id: str) -> None:
+        self._client = client
+        self.id = job_id
+
+    def status(self) -> str:
+        """PENDING, RUNNING, SUCCEEDED, FAILED or STOPPED."""
+        return str(self._client.get_job_status(self.id).value)
+
+    def logs(self, follow: bool = False) -> Iterator[str]:
+        """Log lines so far, or (follow=True) every line until the job ends.
+
+        Example:
+            >>> for line in job.logs(follow=True): print(line)  # doctest: +SKIP
+        """
+        if not follow:
+            yield from self._client.get_job_logs(self.id).splitlines()
+            return
+        shown = 0
+        while True:
+            done = self.status() in _TERMINAL
+            lines = self._client.get_job_logs(self.id).splitlines()
+            yield from lines[shown:]
+            shown = len(lines)
+            if done:
+                return
+            time.sleep(0.5)
+
+    def wait(self, timeout: float = 3600) -> str:
+        """Block until the job ends; return its final status."""
+        deadline = time.monotonic() + timeout
+        while (state := self.status()) not in _TERMINAL:
+            if time.monotonic() > deadline:
+                raise LaunchTimeout(f"job {self.id} still {state} after {timeout:.0f}s")
+            time.sleep(0.5)
+        return state
+
+    def stop(self) -> None:
+        """Ask Ray to stop the job."""
+        self._client.stop_job(self.id)
+
+
+class Cluster:
+    """A handle on one Ray cluster, local or on Kubernetes."""
+
+    def __init__(self, definition: ClusterDefinition, backend: Backend) -> None:
+        self.definition = definition
+        self.backend = backend
+        self.name = backend.name
+        self._client: Any = None
+
+    def status(self) -> ClusterStatus:
+        """Current state; ``ready`` only once every worker has joined Ray."""
+        return self.backend.status()
+
+    def wait_ready(self, timeout: float = 600, progress: Progress | None = None) -> ClusterStatus:
+        """Block until ready; on timeout, raise with the reasons (e.g. the scheduler's)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            status = self.backend.status()
+            if progress:
+                progress(status)
+            if status.ready:
+                return status
+            if time.monotonic() > deadline:
+                why = "; ".join(status.reasons) or status.state
+                raise LaunchTimeout(f"cluster '{self.name}' not ready after {timeout:.0f}s: {why}")
+            time.sleep(1.0)
+
+    @property
+    def dashboard_url(self) -> str:
+        """The Ray dashboard, reachable from this machine (port-forwarded on Kubernetes)."""
+        return self.backend.dashboard()[0]
+
+    def submit(
+        self,
+        entrypoint: str,
+        runtime_env: dict[str, Any] | None = None,
+        working_dir: str | Path | None = None,
+        env: dict[str, str] | None = None,
+    ) -> Job:
+        """Submit ``entrypoint`` as a Ray job (what `ray job submit` does)."""
+        runtime_env = dict(runtime_env or {})
+        if working_dir is not None:
+            runtime_env["working_dir"] = str(working_dir)
+        if env:
+            runtime_env["env_vars"] = {**runtime_env.get("env_vars", {}), **env}
+        job_id = self._jobs().submit_job(entrypoint=entrypoint, runtime_env=runtime_env or None)
+        return Job(self._jobs(), job_id)
+
+    def job(self, job_id: str) -> Job:
+        """A handle on a job submitted earlier."""
+        return Job(self._jobs(), job_id)
+
+    def down(self) -> None:
+        """Delete the cluster and everything aiinfra created for it."""
+        self._client = None
+        self.backend.delete()
+
+    def _jobs(self) -> Any:
+        if self._client is None:
+            from ray.job_submission import JobSubmissionClient
+
+            url, headers = self.backend.dashboard()
+            try:
+                self._client = JobSubmissionClient(url, headers=headers or None)
+            except (ConnectionError, RuntimeError) as exc:
+                raise AiinfraError(f"cannot reach the Ray dashboard of '{self.name}' at {url}: {exc}") from None
+        return self._client
+
+    def __repr__(self) -> str:
+        return f"Cluster(name={self.name!r}, definition={self.definition.name!r})"
+
+
+def launch(
+    cluster: str | Path | ClusterDefinition = "clusters/local.yaml",
+    workers: int | None = None,
+    name: str | None = None,
+    namespace: str | None = None,
+    wait: bool = True,
+    timeout: float = 600,
+    keep_within: str | None = None,
+    progress: Progress | None = None,
+) -> Cluster:
+    """Create a Ray cluster from a definition and (by default) wait until it is ready.
+
+    Example:
+        >>> c = launch("clusters/local.yaml", workers=2, name="demo")  # doctest: +SKIP
+        >>> c.status().workers_joined                                   # doctest: +SKIP
+        2
+    """
+    d = cluster if isinstance(cluster, ClusterDefinition) else load_definition(cluster)
+    name = name or d.name
+    if d.backend == "local":
+        count = workers if workers is not None else 2
+        backend: Backend = LocalRayBackend(d, name, count)
+    else:
+        from aiinfra.kuberay import LaunchOptions
+        from aiinfra.kuberay_cluster import KubeRayBackend
+
+        opts = LaunchOptions(name=name, workers=workers, namespace=namespace, keep_within=keep_within)
+        backend = KubeRayBackend(d, opts)
+    handle = Cluster(d, backend)
+    backend.create()
+    if wait:
+        try:
+            handle.wait_ready(timeout, progress)
+        except KeyboardInterrupt:
+            raise AiinfraError(f"interrupted; '{name}' is left as it is: `aiinfra down {name}` removes it") from None
+    return handle
+
+
+def connect(name: str, namespace: str | None = None, cluster: str | Path | None = None) -> Cluster:
+    """Re-attach to a cluster launched earlier, e.g. from a new notebook.
+
+    Local clusters are found by name; a RayCluster is looked up in ``namespace``
+    (default: the kubeconfig's namespace).
+
+    Example:
+        >>> c = aiinfra.connect("demo")  # doctest: +SKIP
+    """
+    if name in local_cluster_names():
+        source = cluster or local_definition_path(name) or "clusters/local.yaml"
+        d = load_definition(source)
+        return Cluster(d, LocalRayBackend.attach(d, name))
+    from aiinfra.kuberay_cluster import KubeRayBackend
+
+    backend = KubeRayBackend.attach(name, namespace)
+    return Cluster(backend.definition, backend)
