@@ -1,0 +1,106 @@
+"""Will the workers fit? Checked against the nodes before anything is created.
+
+A worker pod asks for whole GPUs plus one of each rail resource; a node can
+take as many workers as its free allocatable allows for every resource at
+once. Pods already bound to a node count against it, so the answer matches
+what the scheduler would do, minus taints and affinities it alone knows.
+
+Example:
+    >>> nodes = [NodeRoom("n1", {"nvidia.com/gpu": 8, "rdma/rail0": 1})]
+    >>> fit(nodes, {"nvidia.com/gpu": 8, "rdma/rail0": 1}, replicas=2).fits
+    False
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from aiinfra.errors import AiinfraError
+
+
+@dataclass(frozen=True)
+class NodeRoom:
+    """Free allocatable of one node (allocatable minus what bound pods request)."""
+
+    name: str
+    free: dict[str, float]
+
+
+@dataclass(frozen=True)
+class FitReport:
+    fits: bool
+    capacity: int
+    """How many workers the nodes can hold at once."""
+    replicas: int
+    per_node: dict[str, int]
+    shortest: str
+    """The resource that limits capacity most (e.g. 'nvidia.com/gpu')."""
+
+    def message(self, request: dict[str, float], selector: str) -> str:
+        want = ", ".join(f"{v:g} {k}" for k, v in sorted(request.items()))
+        nodes = ", ".join(f"{n}: {c}" for n, c in sorted(self.per_node.items())) or "none"
+        return (
+            f"{self.replicas} workers of [{want}] cannot fit: nodes with {selector} have room for "
+            f"{self.capacity} ({nodes}); the scarcest resource is {self.shortest}"
+        )
+
+
+def fit(nodes: list[NodeRoom], request: dict[str, float], replicas: int) -> FitReport:
+    """How many workers of ``request`` the nodes hold, and whether ``replicas`` fit."""
+    per_node: dict[str, int] = {}
+    short: dict[str, int] = {}
+    for node in nodes:
+        counts = {k: int(node.free.get(k, 0) // v) for k, v in request.items() if v > 0}
+        room = min(counts.values()) if counts else 0
+        per_node[node.name] = room
+        for k, c in counts.items():
+            if c == room:
+                short[k] = short.get(k, 0) + 1
+    capacity = sum(per_node.values())
+    shortest = max(short, key=lambda k: short[k]) if short else next(iter(request), "")
+    return FitReport(capacity >= replicas, capacity, replicas, per_node, shortest)
+
+
+def node_rooms(kube: Any, node_selector: dict[str, str]) -> list[NodeRoom]:
+    """Free allocatable of the nodes matching ``node_selector``, from the API server."""
+    selector = ",".join(f"{k}={v}" for k, v in node_selector.items())
+    nodes = kube.core.list_node(label_selector=selector).items
+    pods = kube.core.list_pod_for_all_namespaces(field_selector="status.phase!=Succeeded,status.phase!=Failed").items
+    used: dict[str, dict[str, float]] = {}
+    for pod in pods:
+        node = pod.spec.node_name
+        if not node:
+            continue
+        bucket = used.setdefault(node, {})
+        for c in pod.spec.containers:
+            for k, v in ((c.resources and c.resources.requests) or {}).items():
+                bucket[k] = bucket.get(k, 0) + quantity(v)
+    out = []
+    for n in nodes:
+        if n.spec.unschedulable:
+            continue
+        alloc = {k: quantity(v) for k, v in (n.status.allocatable or {}).items()}
+        taken = used.get(n.metadata.name, {})
+        out.append(NodeRoom(n.metadata.name, {k: v - taken.get(k, 0) for k, v in alloc.items()}))
+    return out
+
+
+_SUFFIX = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "m": 1e-3}
+
+
+def quantity(value: str | float) -> float:
+    """A Kubernetes quantity as a number ('8' -> 8, '500m' -> 0.5, '1Gi' -> 1073741824).
+
+    Example:
+        >>> quantity("64Gi") / 2**30
+        64.0
+    """
+    text = str(value)
+    for suffix in sorted(_SUFFIX, key=len, reverse=True):
+        if text.endswith(suffix):
+            return float(text[: -len(suffix)]) * _SUFFIX[suffix]
+    try:
+        return float(text)
+    except ValueError:
+        raise AiinfraError(f"unreadable Kubernetes quantity {text!r}") from None
