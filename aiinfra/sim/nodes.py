@@ -1,0 +1,132 @@
+"""Fake GPU nodes for KWOK, shaped by a cluster definition.
+
+Every node carries what the real node would advertise after the NVIDIA GPU
+operator, GPU feature discovery and the RDMA shared-device or SR-IOV device
+plugin ran: ``nvidia.com/gpu`` and one extended resource per rail in
+capacity/allocatable, the GPU product/count labels, and fabric topology
+labels (innermost key first, e.g. leaf then spine) that group nodes the way
+a rail-optimised fat tree does. KWOK manages nodes annotated
+``kwok.x-k8s.io/node: fake`` and makes their pods Running.
+
+Example:
+    >>> from aiinfra.definition import load_definition
+    >>> from aiinfra.sim.nodes import node_manifest
+    >>> n = node_manifest(load_definition("clusters/a800-ib.yaml"), 5)
+    >>> n["status"]["capacity"]["nvidia.com/gpu"], n["metadata"]["labels"]["network.topology.nvidia.com/leaf"]
+    ('8', 'leaf1')
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+from aiinfra.definition import ClusterDefinition, RailResourceKind
+from aiinfra.sim.rest import Rest
+
+KWOK_ANNOTATION = "kwok.x-k8s.io/node"
+SIM_LABEL = "aiinfra.io/sim"
+NODES_PER_GROUP = 4
+"""Nodes under one leaf switch; each further topology level groups this many of the level below."""
+RDMA_SHARED_PER_RAIL = 64
+"""What k8s-rdma-shared-dev-plugin advertises per HCA (its rdmaHcaMax)."""
+SRIOV_VFS_PER_RAIL = 8
+"""Virtual functions the SR-IOV device plugin advertises per rail."""
+
+
+def node_name(definition: ClusterDefinition, index: int) -> str:
+    return f"{definition.name}-node-{index:04d}"
+
+
+def topology_labels(definition: ClusterDefinition, index: int) -> dict[str, str]:
+    """Fabric labels of node ``index``: level k groups NODES_PER_GROUP**(k+1) consecutive nodes."""
+    labels = {}
+    group = index
+    for key in definition.topology.labels:
+        group //= NODES_PER_GROUP
+        short = key.rsplit("/", 1)[-1].rsplit(".", 1)[-1] or "group"
+        labels[key] = f"{short}{group}"
+    return labels
+
+
+def resources(definition: ClusterDefinition) -> dict[str, str]:
+    """Capacity (= allocatable) of one node."""
+    res: dict[str, int] = {"pods": 110, "ephemeral-storage": 0}
+    if definition.node:
+        res["cpu"] = definition.node.cpu
+    if definition.gpu:
+        res["nvidia.com/gpu"] = definition.gpu.per_node
+    for rail in definition.rails:
+        per = RDMA_SHARED_PER_RAIL if rail.resource_kind == RailResourceKind.RDMA_SHARED else SRIOV_VFS_PER_RAIL
+        res[rail.resource_name] = res.get(rail.resource_name, 0) + per
+    out = {k: str(v) for k, v in res.items()}
+    out["ephemeral-storage"] = "2Ti"
+    out["memory"] = f"{definition.node.memory_gib}Gi" if definition.node else "64Gi"
+    out.setdefault("cpu", "16")
+    return out
+
+
+def node_manifest(definition: ClusterDefinition, index: int) -> dict:
+    """The Node object for fake node ``index`` of the simulated cluster."""
+    name = node_name(definition, index)
+    labels = {
+        "kubernetes.io/hostname": name,
+        "kubernetes.io/os": "linux",
+        "kubernetes.io/arch": "amd64",
+        "node.kubernetes.io/instance-type": "kwok",
+        "type": "kwok",
+        SIM_LABEL: definition.name,
+    }
+    if definition.gpu:
+        labels.update(
+            {
+                "nvidia.com/gpu.present": "true",
+                "nvidia.com/gpu.product": definition.gpu.product,
+                "nvidia.com/gpu.count": str(definition.gpu.per_node),
+                "nvidia.com/gpu.memory": str(definition.gpu.memory_gib * 1024),
+            }
+        )
+    if definition.rails:
+        labels["feature.node.kubernetes.io/rdma.available"] = "true"
+    labels.update(topology_labels(definition, index))
+    res = resources(definition)
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {
+            "name": name,
+            "labels": labels,
+            "annotations": {KWOK_ANNOTATION: "fake", "node.alpha.kubernetes.io/ttl": "0"},
+        },
+        "spec": {},
+        "status": {"capacity": res, "allocatable": dict(res), "phase": "Pending"},
+    }
+
+
+def register_nodes(api: Rest, definition: ClusterDefinition, indices: list[int], workers: int = 8) -> list[str]:
+    """Create the nodes with these indices (existing ones are left alone); returns their names."""
+    wanted = [node_manifest(definition, i) for i in indices]
+    if not wanted:
+        return []
+
+    def create(node: dict) -> None:
+        api.create("/api/v1/nodes", node)
+
+    with ThreadPoolExecutor(max_workers=min(workers, len(wanted))) as pool:
+        list(pool.map(create, wanted))
+    return [n["metadata"]["name"] for n in wanted]
+
+
+def list_sim_nodes(api: Rest) -> list[dict]:
+    """Nodes the simulator registered (any cluster name)."""
+    body = api.get(f"/api/v1/nodes?labelSelector={SIM_LABEL}") or {}
+    return list(body.get("items", []))
+
+
+def ready_count(nodes: list[dict]) -> int:
+    """How many of ``nodes`` report condition Ready=True (set by KWOK)."""
+    ready = 0
+    for node in nodes:
+        for cond in node.get("status", {}).get("conditions", []) or []:
+            if cond.get("type") == "Ready" and cond.get("status") == "True":
+                ready += 1
+    return ready

@@ -1,0 +1,205 @@
+"""Certificates and keys of the simulated control plane.
+
+One self-signed CA signs the kube-apiserver serving certificate (valid for
+127.0.0.1, localhost and the in-cluster service names) and one client
+certificate, ``admin`` in group ``system:masters``, which every component and
+the user share through one kubeconfig. A separate RSA key pair signs
+service-account tokens. Files are written once; a second call reuses them.
+
+Example:
+    >>> from pathlib import Path
+    >>> from aiinfra.sim.pki import ensure_pki
+    >>> p = ensure_pki(Path("/tmp/x/pki"))          # doctest: +SKIP
+    >>> p.ca_cert.name
+    'ca.crt'
+"""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiinfra.errors import AiinfraError
+
+_VALID_DAYS = 365
+
+
+@dataclass(frozen=True)
+class Pki:
+    """Paths of every PEM file the control plane uses."""
+
+    dir: Path
+
+    @property
+    def ca_cert(self) -> Path:
+        return self.dir / "ca.crt"
+
+    @property
+    def ca_key(self) -> Path:
+        return self.dir / "ca.key"
+
+    @property
+    def server_cert(self) -> Path:
+        return self.dir / "apiserver.crt"
+
+    @property
+    def server_key(self) -> Path:
+        return self.dir / "apiserver.key"
+
+    @property
+    def admin_cert(self) -> Path:
+        return self.dir / "admin.crt"
+
+    @property
+    def admin_key(self) -> Path:
+        return self.dir / "admin.key"
+
+    @property
+    def sa_key(self) -> Path:
+        return self.dir / "sa.key"
+
+    @property
+    def sa_pub(self) -> Path:
+        return self.dir / "sa.pub"
+
+    def complete(self) -> bool:
+        files = (
+            self.ca_cert,
+            self.ca_key,
+            self.server_cert,
+            self.server_key,
+            self.admin_cert,
+            self.admin_key,
+            self.sa_key,
+            self.sa_pub,
+        )
+        return all(f.is_file() for f in files)
+
+
+def ensure_pki(directory: Path) -> Pki:
+    """Create the CA, serving, client and service-account keys under ``directory`` unless present."""
+    pki = Pki(directory)
+    if pki.complete():
+        return pki
+    try:
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec, rsa
+        from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+    except ImportError as exc:  # pragma: no cover - dependency missing
+        raise AiinfraError(f"the simulated cluster needs the 'cryptography' package: {exc}") from None
+
+    directory.mkdir(parents=True, exist_ok=True)
+    now = datetime.datetime.now(datetime.UTC) - datetime.timedelta(minutes=5)
+    until = now + datetime.timedelta(days=_VALID_DAYS)
+
+    def write_key(path: Path, key) -> None:
+        path.write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+        )
+        path.chmod(0o600)
+
+    def name(cn: str, org: str | None = None) -> x509.Name:
+        attrs = [x509.NameAttribute(NameOID.COMMON_NAME, cn)]
+        if org:
+            attrs.insert(0, x509.NameAttribute(NameOID.ORGANIZATION_NAME, org))
+        return x509.Name(attrs)
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = name("aiinfra-sim-ca")
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(until)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                key_cert_sign=True,
+                crl_sign=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+
+    def leaf(subject: x509.Name, usage, sans: list | None = None):
+        key = ec.generate_private_key(ec.SECP256R1())
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(ca_name)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now)
+            .not_valid_after(until)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+        )
+        if sans:
+            builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
+        return key, builder.sign(ca_key, hashes.SHA256())
+
+    server_sans: list[x509.GeneralName] = [
+        x509.DNSName(n)
+        for n in (
+            "localhost",
+            "kubernetes",
+            "kubernetes.default",
+            "kubernetes.default.svc",
+            "kubernetes.default.svc.cluster.local",
+        )
+    ]
+    server_sans += [x509.IPAddress(ipaddress.ip_address(a)) for a in ("127.0.0.1", "10.96.0.1")]
+    server_key, server = leaf(name("kube-apiserver"), ExtendedKeyUsageOID.SERVER_AUTH, server_sans)
+    admin_key, admin = leaf(name("admin", "system:masters"), ExtendedKeyUsageOID.CLIENT_AUTH)
+    sa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+    pem = serialization.Encoding.PEM
+    write_key(pki.ca_key, ca_key)
+    write_key(pki.server_key, server_key)
+    write_key(pki.admin_key, admin_key)
+    write_key(pki.sa_key, sa_key)
+    pki.sa_pub.write_bytes(sa_key.public_key().public_bytes(pem, serialization.PublicFormat.SubjectPublicKeyInfo))
+    pki.server_cert.write_bytes(server.public_bytes(pem))
+    pki.admin_cert.write_bytes(admin.public_bytes(pem))
+    pki.ca_cert.write_bytes(ca.public_bytes(pem))  # written last: complete() keys on it
+    return pki
+
+
+def write_kubeconfig(path: Path, pki: Pki, server: str, cluster: str = "aiinfra-sim") -> Path:
+    """Write a kubeconfig for the admin user with embedded-by-path certificates."""
+    text = f"""apiVersion: v1
+kind: Config
+clusters:
+- name: {cluster}
+  cluster:
+    server: {server}
+    certificate-authority: {pki.ca_cert}
+users:
+- name: admin
+  user:
+    client-certificate: {pki.admin_cert}
+    client-key: {pki.admin_key}
+contexts:
+- name: {cluster}
+  context: {{cluster: {cluster}, user: admin}}
+current-context: {cluster}
+"""
+    path.write_text(text, encoding="utf-8")
+    path.chmod(0o600)
+    return path
