@@ -1,0 +1,73 @@
+"""The embedded default end to end: launch a local multi-node Ray cluster,
+submit the DDP example as a Ray job, read its logs, tear down, leave nothing."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import psutil
+import pytest
+
+import aiinfra
+from aiinfra.errors import ClusterNotFound, UsageError
+
+ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.ray
+
+
+def ray_processes(tag: str) -> list[str]:
+    out = []
+    for p in psutil.process_iter(["cmdline"]):
+        cmd = " ".join(p.info["cmdline"] or [])
+        if f"/tmp/aiinfra-ray/{tag}" in cmd:
+            out.append(cmd[:120])
+    return out
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("AIINFRA_HOME", str(tmp_path / "home"))
+    return tmp_path
+
+
+def test_launch_submit_logs_down(home: Path) -> None:
+    cluster = aiinfra.launch(ROOT / "clusters" / "local.yaml", workers=2, name="e2e-ddp", timeout=180)
+    try:
+        status = cluster.status()
+        assert status.ready and status.workers_joined == 2
+        assert len([n for n in status.nodes if n.role == "worker"]) == 2
+        job = cluster.submit("python examples/train_ddp.py --workers 2 --epochs 3", working_dir=str(ROOT))
+        lines = list(job.logs(follow=True))
+        assert job.wait(timeout=300) == "SUCCEEDED", "\n".join(lines[-40:])
+        text = "\n".join(lines)
+        assert "loss" in text
+        again = aiinfra.connect("e2e-ddp")
+        assert again.status().ready
+        assert list(again.job(job.id).logs())
+    finally:
+        cluster.down()
+    assert ray_processes("e2e-ddp") == []
+    with pytest.raises(ClusterNotFound):
+        aiinfra.connect("e2e-ddp")
+
+
+def test_name_taken_is_refused(home: Path) -> None:
+    cluster = aiinfra.launch(ROOT / "clusters" / "local.yaml", workers=1, name="e2e-taken", timeout=180)
+    try:
+        with pytest.raises(UsageError, match="exists"):
+            aiinfra.launch(ROOT / "clusters" / "local.yaml", workers=1, name="e2e-taken")
+    finally:
+        cluster.down()
+    assert ray_processes("e2e-taken") == []
+
+
+def test_cli_status_of_unknown_cluster_exits_1(home: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "aiinfra", "status", "nope", "--namespace", "x"],
+        capture_output=True, text=True, env={**__import__("os").environ, "KUBECONFIG": str(home / "missing")},
+    )
+    assert proc.returncode in (1, 2)
+    assert "Traceback" not in proc.stderr
+    assert "aiinfra:" in proc.stderr
