@@ -33,6 +33,10 @@ from aiinfra.pcie import PciDistance
 Severity = Literal["error", "warning", "info"]
 # NVLink 3/4 carry 25 GB/s per link and direction: A800 200 -> 8 links, A100 300 -> 12, H100 450 -> 18.
 NVLINK_GB_S_PER_LINK = 25
+_GDR_FIX = (
+    "use the open kernel module with Linux >= 5.12 for DMA-BUF (GPU Operator driver.kernelModuleType=open), "
+    "or load nvidia_peermem (`modprobe nvidia-peermem`; GPU Operator driver.rdma.enabled=true)"
+)
 
 
 @dataclass(frozen=True)
@@ -277,8 +281,7 @@ def _check_gpudirect(inv: NodeInventory, d: ClusterDefinition | None) -> list[Fi
                 "node",
                 "no GPUDirect RDMA path: nvidia_peermem is not loaded and the driver is not DMA-BUF capable"
                 + (f" ({'; '.join(s.notes)})" if s.notes else ""),
-                "use the open kernel module with Linux >= 5.12 for DMA-BUF "
-                "(GPU Operator driver.kernelModuleType=open), or load nvidia_peermem (`modprobe nvidia-peermem`, driver.rdma.enabled=true)",
+                _GDR_FIX,
             )
         ]
     if d is not None and d.network.gpudirect is GpuDirect.DMABUF and not s.dmabuf_capable:
