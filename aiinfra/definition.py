@@ -52,6 +52,8 @@ class GpuDirect(StrEnum):
 
 
 class Gpu(Strict):
+    """The GPUs of one node."""
+
     model: str
     """GPU model as people name it, e.g. 'A800-SXM4-80GB'."""
     product: str
@@ -67,6 +69,8 @@ class Gpu(Strict):
 
 
 class Node(Strict):
+    """Allocatable capacity of one GPU node."""
+
     cpu: Annotated[int, Field(ge=1)]
     """Allocatable CPU cores of one node."""
     memory_gib: Annotated[int, Field(ge=1)]
@@ -74,12 +78,16 @@ class Node(Strict):
 
 
 class Rail(Strict):
+    """One data rail: an HCA port, the GPUs it serves, and how pods get it."""
+
     name: Annotated[str, Field(pattern=_NAME)]
     """Short rail name, e.g. 'rail0'."""
     hca: Annotated[str, Field(pattern=r"^[A-Za-z0-9_]+$")]
     """RDMA device name as in /sys/class/infiniband, e.g. 'mlx5_2'."""
     port: Annotated[int, Field(ge=1)] = 1
+    """HCA port number (1 on single-port cards)."""
     link_layer: LinkLayer = LinkLayer.INFINIBAND
+    """InfiniBand, or Ethernet for RoCE."""
     rate_gbps: Annotated[float, Field(gt=0)]
     """Line rate in Gb/s (HDR 200, NDR 400)."""
     gpus: list[Annotated[int, Field(ge=0)]]
@@ -87,6 +95,7 @@ class Rail(Strict):
     network: str
     """Multus NetworkAttachmentDefinition ('name' or 'namespace/name')."""
     resource_kind: RailResourceKind = RailResourceKind.RDMA_SHARED
+    """rdma-shared (RDMA shared device plugin) or sriov (SR-IOV VF per pod)."""
     resource: Annotated[str | None, Field(pattern=_RESOURCE)] = None
     """Kubernetes extended resource granting the rail; defaults to 'rdma/<name>' for rdma-shared."""
     gid_index: int | Literal["auto"] | None = None
@@ -99,35 +108,53 @@ class Rail(Strict):
 
 
 class Network(Strict):
+    """Pod networking and GPUDirect RDMA."""
+
     socket_ifname: str = "eth0"
     """Interface NCCL uses for bootstrap (NCCL_SOCKET_IFNAME); the pod's eth0, carried over the bond."""
     gid_index: int | Literal["auto"] | None = None
     """RoCE GID index: a number, or 'auto' to use the RoCE v2 entry with an IPv4 address."""
     gpudirect: GpuDirect = GpuDirect.DMABUF
+    """GPUDirect RDMA path: dmabuf, peermem (nvidia_peermem module) or off."""
     management_bond: str | None = "bond0"
     """Host bond carrying management and pod traffic (802.3ad), for host setup."""
 
 
 class Resources(Strict):
+    """Requests (and limits) of the head pod."""
+
     cpu: Annotated[int, Field(ge=1)]
     memory_gib: Annotated[int, Field(ge=1)]
     gpus: Annotated[int, Field(ge=0)] = 0
+    """GPUs for the head; 0 keeps GPU work off it."""
 
 
 class Workers(Strict):
+    """The GPU worker group: one pod per node is the intended shape."""
+
     group: Annotated[str, Field(pattern=_NAME)] = "gpu"
+    """KubeRay worker group name."""
     replicas: Annotated[int, Field(ge=0)] = 1
+    """Default number of workers (launch(workers=N) overrides)."""
     gpus: Annotated[int, Field(ge=0)] = 8
+    """GPUs per worker pod (nvidia.com/gpu and Ray num-gpus)."""
     cpu: Annotated[int, Field(ge=1)]
+    """CPU cores per worker pod."""
     memory_gib: Annotated[int, Field(ge=1)]
+    """Memory per worker pod in GiB."""
     shm_gib: Annotated[int, Field(ge=1)] = 64
     """Size of the memory-backed /dev/shm (Ray object store spill and NCCL's SHM transport)."""
 
 
 class Ray(Strict):
+    """How Ray runs on the cluster (KubeRay RayCluster)."""
+
     version: Annotated[str, Field(pattern=r"^\d+\.\d+\.\d+$")]
+    """Ray version of the image (RayCluster spec.rayVersion)."""
     image: str
+    """Container image for head and workers."""
     namespace: Annotated[str, Field(pattern=_NAME)] = "default"
+    """Default Kubernetes namespace."""
     head: Resources
     workers: Workers
     auth: Literal["token", "none"] = "none"
@@ -135,6 +162,8 @@ class Ray(Strict):
 
 
 class Topology(Strict):
+    """Fabric layout as node labels, for placement."""
+
     labels: list[str] = []
     """Node label keys carrying fabric location, innermost first (e.g. leaf, then spine)."""
     keep_within: str | None = None
@@ -142,22 +171,32 @@ class Topology(Strict):
 
 
 class Nccl(Strict):
+    """NCCL settings beyond those derived from the rails."""
+
     debug: Literal["VERSION", "WARN", "INFO", "TRACE"] = "WARN"
+    """NCCL_DEBUG level (INFO shows the transports chosen)."""
     env: dict[str, str] = {}
     """Extra environment, applied last; unknown NCCL_* names are warned about."""
 
 
 class Local(Strict):
+    """The local backend: Ray nodes as processes on this machine."""
+
     cpus_per_worker: Annotated[int, Field(ge=1)] = 1
+    """Logical CPUs each local worker node offers."""
     gpus_per_worker: Annotated[int, Field(ge=0)] = 0
+    """GPUs each local worker node offers (on a workstation with GPUs)."""
 
 
 class ClusterDefinition(Strict):
     """A cluster of identical GPU nodes, as one YAML document."""
 
     name: Annotated[str, Field(pattern=_NAME)]
+    """Definition name (DNS label); the default cluster name."""
     description: str = ""
+    """One line for people: what this cluster is."""
     backend: Literal["kubernetes", "local"] = "kubernetes"
+    """kubernetes (a KubeRay RayCluster) or local (Ray processes on this machine)."""
     gpu: Gpu | None = None
     node: Node | None = None
     rails: list[Rail] = []

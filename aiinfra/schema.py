@@ -11,7 +11,11 @@ Example:
 from __future__ import annotations
 
 import json
-from typing import Any
+from enum import Enum
+from types import UnionType
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
+
+from pydantic import BaseModel
 
 from aiinfra.definition import ClusterDefinition
 
@@ -26,3 +30,76 @@ def definition_schema() -> dict[str, Any]:
 def definition_schema_text() -> str:
     """The schema as committed: sorted keys, two-space indent, trailing newline."""
     return json.dumps(definition_schema(), indent=2, sort_keys=True) + "\n"
+
+
+def definition_reference() -> str:
+    """A Markdown table of every definition field: path, type, default, meaning.
+
+    Docs embed it between ``<!-- fields:begin -->`` and ``<!-- fields:end -->``;
+    ``make golden`` refreshes it there.
+
+    Example:
+        >>> "| `rails[].hca` |" in definition_reference()
+        True
+    """
+    rows = ["| field | type | default | meaning |", "| --- | --- | --- | --- |"]
+    rows.extend(_rows(ClusterDefinition, ""))
+    return "\n".join(rows) + "\n"
+
+
+def _rows(model: type[BaseModel], prefix: str) -> list[str]:
+    out = []
+    for name, info in model.model_fields.items():
+        if info.exclude:
+            continue
+        path = f"{prefix}{name}"
+        annotation = info.annotation
+        inner = _submodel(annotation)
+        if inner is not None:
+            is_list = get_origin(annotation) is list
+            out.append(f"| `{path}` | {'list of ' if is_list else ''}mapping | | {_doc(info, inner)} |")
+            out.extend(_rows(inner, f"{path}[]." if is_list else f"{path}."))
+            continue
+        default = "required" if info.is_required() else f"`{_show(info.default)}`"
+        out.append(f"| `{path}` | {_type_name(annotation)} | {default} | {_doc(info, None)} |")
+    return out
+
+
+def _submodel(annotation: Any) -> type[BaseModel] | None:
+    candidates = [annotation, *get_args(annotation)]
+    for c in candidates:
+        if isinstance(c, type) and issubclass(c, BaseModel):
+            return c
+    return None
+
+
+def _type_name(annotation: Any) -> str:
+    origin, args = get_origin(annotation), get_args(annotation)
+    if origin is Annotated:
+        return _type_name(args[0])
+    if origin in (Union, UnionType):
+        return " or ".join(_type_name(a) for a in args if a is not type(None)) + (
+            " or null" if type(None) in args else ""
+        )
+    if origin is Literal:
+        return " or ".join(f"`{a}`" for a in args)
+    if origin is list:
+        return f"list of {_type_name(args[0])}"
+    if origin is dict:
+        return f"map of {_type_name(args[0])} to {_type_name(args[1])}"
+    if isinstance(annotation, type) and issubclass(annotation, Enum):
+        return " or ".join(f"`{e.value}`" for e in annotation)
+    return getattr(annotation, "__name__", str(annotation))
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, Enum):
+        return str(value.value)
+    if isinstance(value, BaseModel):
+        return "{...}"
+    return json.dumps(value)
+
+
+def _doc(info: Any, model: type[BaseModel] | None) -> str:
+    text = info.description or (model.__doc__ if model is not None and model.__doc__ else "") or ""
+    return " ".join(text.split()).replace("|", "\\|")

@@ -10,7 +10,7 @@ import pytest
 
 from aiinfra.definition import load_definition
 from aiinfra.kuberay import LaunchOptions, raycluster, to_yaml
-from aiinfra.schema import definition_schema_text
+from aiinfra.schema import definition_reference, definition_schema_text
 
 ROOT = Path(__file__).resolve().parent.parent
 KUBERNETES = sorted(p for p in (ROOT / "clusters").glob("*.yaml") if load_definition(p).backend == "kubernetes")
@@ -61,3 +61,16 @@ def test_schema_is_fresh(golden: Callable[[str, str], None]) -> None:
     if os.environ.get("UPDATE_GOLDEN") == "1":
         path.write_text(definition_schema_text(), encoding="utf-8")
     assert path.read_text(encoding="utf-8") == definition_schema_text(), "run `make golden`"
+
+
+@pytest.mark.parametrize("doc", ["docs/ray-cluster.md", "docs/zh/ray-cluster.md"])
+def test_field_reference_in_docs_is_fresh(doc: str) -> None:
+    path = ROOT / doc
+    text = path.read_text(encoding="utf-8")
+    begin, end = "<!-- fields:begin -->\n", "<!-- fields:end -->"
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    fresh = head + begin + definition_reference() + end + tail
+    if os.environ.get("UPDATE_GOLDEN") == "1":
+        path.write_text(fresh, encoding="utf-8")
+    assert text == fresh, f"{doc}: field reference is stale; run `make golden`"
