@@ -25,7 +25,8 @@ export GOTOOLCHAIN="${GOTOOLCHAIN:-local}"
 groups=("$@")
 [ ${#groups[@]} -gt 0 ] || groups=(etcd kube kwok kuberay helm)
 
-stamp_of() { cat "$here/$1/go.mod" "$here/$1/go.sum" | sha256sum | cut -c1-16; }
+# The stamp covers the module's go.mod/go.sum and this script (its flags), and the Go version.
+stamp_of() { { cat "$here/$1/go.mod" "$here/$1/go.sum" "$here/build.sh"; "$GO" version; } | sha256sum | cut -c1-16; }
 
 # Kubernetes version stamping (same ldflags as hack/lib/version.sh); without
 # them /version reports v0.0.0 and helm kubeVersion checks break.
@@ -54,7 +55,8 @@ build_group() {
              ldflags="$(kube_ldflags)" ;;
     kwok)    pkgs=(sigs.k8s.io/kwok/cmd/kwok); names=(kwok) ;;
     kuberay) pkgs=(github.com/ray-project/kuberay/ray-operator); names=(ray-operator) ;;
-    helm)    pkgs=(helm.sh/helm/v3/cmd/helm); names=(helm) ;;
+    helm)    pkgs=(helm.sh/helm/v3/cmd/helm); names=(helm)
+             ldflags="-s -w -X helm.sh/helm/v3/internal/version.version=$(awk '$1=="helm.sh/helm/v3"{print $2; exit}' "$here/helm/go.mod")" ;;
     *) echo "build.sh: unknown tool group '$g' (etcd kube kwok kuberay helm)" >&2; return 2 ;;
   esac
   stamp="$(stamp_of "$g")"
