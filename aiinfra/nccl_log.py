@@ -195,6 +195,8 @@ def parse_nccl_log(text: str) -> NcclLogReport:
             rings.add(int(msg.split()[1]))
         elif msg.startswith("Tree ") and msg.split()[1].isdigit():
             trees.add(int(msg.split()[1]))
+        elif msg.startswith("Trees "):
+            trees.update(int(t) for t in re.findall(r"\[(\d+)\]", msg))
         elif sm := _CHANNEL_SUMMARY.match(msg):
             r.channels = max(r.channels or 0, int(sm[1]))
             nvls_channels.append(int(sm[3]))

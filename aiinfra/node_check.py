@@ -246,6 +246,16 @@ def _check_gpus(inv: NodeInventory, d: ClusterDefinition | None) -> list[Finding
                     )
     elif d is None:
         out.extend(_check_affinity_without_rails(inv))
+        if inv.gpus and not inv.rdma:
+            out.append(
+                Finding(
+                    "no-rdma",
+                    "info",
+                    "node",
+                    "no RDMA device in /sys/class/infiniband: NCCL can only use sockets between nodes",
+                    "fine for one node; for several, give the pod its rail resources (rdma/...) or use an RDMA node",
+                )
+            )
     return out
 
 
