@@ -149,8 +149,12 @@ def launch(
     timeout: float = 600,
     keep_within: str | None = None,
     progress: Progress | None = None,
+    preflight: bool = True,
 ) -> Cluster:
     """Create a Ray cluster from a definition and (by default) wait until it is ready.
+
+    ``preflight=False`` skips the check that the nodes can hold the workers
+    (the scheduler still decides; its reasons show up while waiting).
 
     Example:
         >>> c = launch("clusters/local.yaml", workers=2, name="demo")  # doctest: +SKIP
@@ -167,7 +171,7 @@ def launch(
         from aiinfra.kuberay_cluster import KubeRayBackend
 
         opts = LaunchOptions(name=name, workers=workers, namespace=namespace, keep_within=keep_within)
-        backend = KubeRayBackend(d, opts)
+        backend = KubeRayBackend(d, opts, preflight=preflight)
     handle = Cluster(d, backend)
     backend.create()
     if wait:

@@ -35,8 +35,11 @@ API = "ray.io/v1"
 class KubeRayBackend:
     """One RayCluster object and what KubeRay makes of it."""
 
-    def __init__(self, definition: ClusterDefinition, opts: LaunchOptions, kube: Kube | None = None) -> None:
+    def __init__(
+        self, definition: ClusterDefinition, opts: LaunchOptions, kube: Kube | None = None, preflight: bool = True
+    ) -> None:
         self.definition = definition
+        self.preflight = preflight
         self.opts = opts
         self.name = opts.name
         self._kube = kube
@@ -81,7 +84,8 @@ class KubeRayBackend:
                 f"a RayCluster named '{self.name}' already exists in '{self.namespace}': "
                 f"aiinfra.connect('{self.name}') re-attaches, `aiinfra down {self.name}` removes it"
             )
-        self._preflight()
+        if self.preflight:
+            self._preflight()
         if self.definition.ray and self.definition.ray.auth == "token":
             kube.apply(self._token_secret())
         kube.apply(self.object)
@@ -92,7 +96,13 @@ class KubeRayBackend:
         spec = group["template"]["spec"]
         limits = spec["containers"][0]["resources"]["limits"]
         request = {k: float(v) for k, v in limits.items() if k not in ("cpu", "memory")}
-        report = fit(node_rooms(self.kube, spec["nodeSelector"]), request, replicas)
+        try:
+            rooms = node_rooms(self.kube, spec["nodeSelector"])
+        except self.kube.client.exceptions.ApiException as exc:
+            if exc.status == 403:  # namespace-scoped users often cannot list nodes: leave it to the scheduler
+                return
+            raise api_error(exc, "reading nodes for the pre-flight check") from None
+        report = fit(rooms, request, replicas)
         if not report.fits:
             selector = ",".join(f"{k}={v}" for k, v in spec["nodeSelector"].items())
             raise AiinfraError(report.message(request, selector))
