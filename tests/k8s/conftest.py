@@ -16,6 +16,7 @@ Example:
 from __future__ import annotations
 
 import os
+import signal
 import time
 import uuid
 from collections.abc import Iterator
@@ -67,7 +68,17 @@ def sim_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
     from aiinfra import sim
 
     state = Path(os.environ.get("AIINFRA_TEST_SIM_STATE") or tmp_path_factory.mktemp("sim"))
-    cluster = sim.up(SIM_DEFINITION, nodes=SIM_NODES, state_dir=state)
+    # `timeout` and CI runners stop pytest with SIGTERM: turn it into KeyboardInterrupt so that pytest
+    # still runs this fixture's teardown and the detached cluster processes do not outlive the run.
+    previous = signal.getsignal(signal.SIGTERM)
+    if previous in (signal.SIG_DFL, None):
+        signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        cluster = sim.up(SIM_DEFINITION, nodes=SIM_NODES, state_dir=state)
+    except BaseException:
+        signal.signal(signal.SIGTERM, previous)
+        sim.down(state)  # whatever started before the failure
+        raise
     old = os.environ.get("KUBECONFIG")
     os.environ["KUBECONFIG"] = str(cluster.kubeconfig)
     try:
@@ -77,8 +88,18 @@ def sim_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
             os.environ.pop("KUBECONFIG", None)
         else:
             os.environ["KUBECONFIG"] = old
-        if not os.environ.get("AIINFRA_TEST_SIM_STATE"):  # a state dir given by the user is left running
-            sim.down(state)
+        if previous in (signal.SIG_DFL, None):
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not cut the teardown short
+        try:
+            if not os.environ.get("AIINFRA_TEST_SIM_STATE"):  # a state dir given by the user is left running
+                sim.down(state)
+        finally:
+            if previous in (signal.SIG_DFL, None):
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 @pytest.fixture(scope="session")
