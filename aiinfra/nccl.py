@@ -164,17 +164,17 @@ def _roce(d: ClusterDefinition | None, ports: list[DataPort]) -> list[EnvSetting
 def _gpudirect(d: ClusterDefinition | None, inv: NodeInventory, ports: list[DataPort]) -> list[EnvSetting]:
     support = inv.gpudirect
     wanted = d.network.gpudirect if d else None
-    if wanted is GpuDirect.OFF:
+    if wanted == GpuDirect.OFF:
         return [EnvSetting("NCCL_NET_GDR_LEVEL", "LOC", "network.gpudirect: off in the definition; stage via host")]
     if not support.available:
         why = "no GPUDirect path on this node (nvidia_peermem not loaded, driver not DMA-BUF capable); stage via host"
         return [EnvSetting("NCCL_NET_GDR_LEVEL", "LOC", why), EnvSetting("NCCL_DMABUF_ENABLE", "0", why)]
     out = []
-    if support.dmabuf_capable and (wanted is not GpuDirect.PEERMEM or not support.peermem_loaded):
+    if support.dmabuf_capable and (wanted != GpuDirect.PEERMEM or not support.peermem_loaded):
         out.append(EnvSetting("NCCL_DMABUF_ENABLE", "1", "open kernel module and Linux >= 5.12: GPUDirect via DMA-BUF"))
     else:
         why = "GPUDirect via nvidia_peermem (loaded)"
-        if wanted is GpuDirect.DMABUF:
+        if wanted == GpuDirect.DMABUF:
             why += "; the definition asks for DMA-BUF but this node's driver cannot do it"
         out.append(EnvSetting("NCCL_DMABUF_ENABLE", "0", why))
     level = _gdr_level(inv, ports)

@@ -280,7 +280,7 @@ def _check_affinity_without_rails(inv: NodeInventory) -> list[Finding]:
 
 def _check_gpudirect(inv: NodeInventory, d: ClusterDefinition | None) -> list[Finding]:
     wants_rdma = bool(d.rails) if d is not None else any(p.active for dev in inv.rdma for p in dev.ports)
-    if not wants_rdma or not inv.gpus or (d is not None and d.network.gpudirect is GpuDirect.OFF):
+    if not wants_rdma or not inv.gpus or (d is not None and d.network.gpudirect == GpuDirect.OFF):
         return []
     s = inv.gpudirect
     if not s.available:
@@ -294,7 +294,7 @@ def _check_gpudirect(inv: NodeInventory, d: ClusterDefinition | None) -> list[Fi
                 _GDR_FIX,
             )
         ]
-    if d is not None and d.network.gpudirect is GpuDirect.DMABUF and not s.dmabuf_capable:
+    if d is not None and d.network.gpudirect == GpuDirect.DMABUF and not s.dmabuf_capable:
         return [
             Finding(
                 "gpudirect-mode",
