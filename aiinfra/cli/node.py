@@ -95,7 +95,7 @@ def render(d: ClusterDefinition | None, inv: NodeInventory, findings: list[Findi
         dists = sorted({dist.name for g in p.gpus if (dist := inv.distance(g, p.hca)) is not None})
         where = f"GPUs {near} ({'/'.join(dists)})" if dists else f"GPUs {near}"
         netdev = state.netdev or "-"
-        lines.append(f"  {port:<10} {state.link_layer:<10} {state.state:<6} {state.rate_text:<22} {netdev:<10} {where}")
+        lines.append(f"  {port:<10} {state.link_layer:<10} {state.state:<6} {state.rate_text:<22} {netdev:<12} {where}")
     for f in findings:
         lines.append(f"{f.severity:<8} {f.device}: {f.message}")
         if f.action:
