@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,7 +28,7 @@ from aiinfra.errors import AiinfraError, UsageError
 from aiinfra.sim import nodes as _nodes
 from aiinfra.sim import processes as _proc
 from aiinfra.sim.components import HOST, ORDER, PORTS, Layout, argv, env, healthy
-from aiinfra.sim.crds import install_crds
+from aiinfra.sim.crds import crd_documents, install_crds
 from aiinfra.sim.pki import ensure_pki, write_kubeconfig
 from aiinfra.sim.rest import Rest
 from aiinfra.sim.state import StateLock, clear_state, load_state, prepare_fresh, save_state
@@ -197,7 +198,9 @@ def _start(state: Path, d: ClusterDefinition, timeout: float) -> SimCluster:
     timings: dict[str, float] = {}
     t0 = time.monotonic()
     lay = Layout(state, ensure_pki(state / "pki"))
-    files = crd_files()
+    parsing = ThreadPoolExecutor(max_workers=1)  # parse the CRD YAML while etcd and the apiserver start
+    crd_docs = parsing.submit(crd_documents, crd_files())
+    parsing.shutdown(wait=False)
     lay.kwok_config.write_text(kwok_stages(), encoding="utf-8")
     timings["prepare_s"] = round(time.monotonic() - t0, 2)
     taken: set[int] = set()
@@ -220,7 +223,7 @@ def _start(state: Path, d: ClusterDefinition, timeout: float) -> SimCluster:
                 api = Rest(server, lay.pki)
                 try:
                     _proc.wait_until(proc, api.ready, timeout, "ready (/readyz)")
-                    install_crds(api, files, timeout)
+                    install_crds(api, crd_docs.result(), timeout)
                 finally:
                     api.close()
             else:

@@ -13,6 +13,7 @@ Example:
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import yaml
@@ -21,6 +22,7 @@ from aiinfra.errors import AiinfraError
 from aiinfra.sim.rest import Rest
 
 CRD_PATH = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml parses the big CRDs ~5x faster
 
 
 def crd_documents(files: list[Path]) -> list[dict]:
@@ -28,22 +30,21 @@ def crd_documents(files: list[Path]) -> list[dict]:
     docs: list[dict] = []
     for file in files:
         try:
-            loaded = list(yaml.safe_load_all(file.read_text(encoding="utf-8")))
+            loaded = list(yaml.load_all(file.read_text(encoding="utf-8"), Loader=_LOADER))
         except (OSError, yaml.YAMLError) as exc:
             raise AiinfraError(f"cannot read CRD file {file}: {exc}") from None
         docs.extend(d for d in loaded if isinstance(d, dict) and d.get("kind") == "CustomResourceDefinition")
     return docs
 
 
-def install_crds(api: Rest, files: list[Path], timeout: float = 60.0) -> list[str]:
-    """Apply every CRD in ``files`` and wait until all are Established; returns their names."""
-    names = []
-    for doc in crd_documents(files):
+def install_crds(api: Rest, docs: list[dict], timeout: float = 60.0) -> list[str]:
+    """Apply every CRD document (4 at a time) and wait until all are Established; returns their names."""
+    for doc in docs:
         doc.get("metadata", {}).pop("creationTimestamp", None)
         doc.pop("status", None)
-        name = doc["metadata"]["name"]
-        api.apply(f"{CRD_PATH}/{name}", doc)
-        names.append(name)
+    names = [doc["metadata"]["name"] for doc in docs]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(lambda doc: api.apply(f"{CRD_PATH}/{doc['metadata']['name']}", doc), docs))
     wait_established(api, names, timeout)
     return names
 
