@@ -1,0 +1,159 @@
+"""NCCL_DEBUG=INFO log parsing (aiinfra.nccl_log) and ``aiinfra nccl log``.
+
+The 2x H200 log is a real capture (NCCL 2.28.9); the other three are short
+synthetic excerpts in the same line format, for what that machine could not
+show: NET/IB with GDRDMA across two nodes, a socket fallback, and RoCE without
+GDR plus SHM inside a node.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from aiinfra.cli import main
+from aiinfra.nccl_log import NcclLogReport, classify, parse_nccl_log
+
+LOGS = Path(__file__).parent / "fixtures" / "nccl"
+H200 = LOGS / "2xh200-nccl2.28-torch-allreduce-allgather.log"
+
+
+def parse(name: str) -> NcclLogReport:
+    return parse_nccl_log((LOGS / name).read_text())
+
+
+def test_real_h200_log() -> None:
+    r = parse(H200.name)
+    assert r.version == "2.28.9+cuda13.0"
+    assert r.networks == ["Socket"] and r.ib_no_device
+    assert [(k.rank, k.host, k.cuda_dev, k.bus_id, k.nranks) for k in r.ranks] == [
+        (0, "vm", 0, "60", 2),
+        (1, "vm", 1, "70", 2),
+    ]
+    assert r.nnodes == 1
+    assert r.transport_counts() == {"P2P/CUMEM": 48}
+    assert r.pairs() == {(0, 1): {"P2P/CUMEM": 24}, (1, 0): {"P2P/CUMEM": 24}}
+    assert (r.channels, r.rings, r.trees) == (24, 24, 24)
+    assert r.nvls == "off" and r.env == {"NCCL_NVLS_ENABLE": "0"}
+    # Socket chosen but unused on one node: flagged, not failed
+    assert [(f.code, f.severity) for f in r.findings] == [("socket-network", "warning")]
+
+
+def test_ib_with_gdr_names_the_hca() -> None:
+    r = parse("ib-2node-gdr.log")
+    assert r.networks == ["IB"] and r.nnodes == 2
+    assert r.net_devices["node-b"] == ["mlx5_2:1/IB", "mlx5_3:1/IB"]
+    net = [c for c in r.connections if c.transport == "NET/IB"]
+    # each inter-node hop printed by sender and receiver is counted once
+    assert len(net) == 4 and all(c.gdr for c in net)
+    assert sorted({c.hca for c in net}) == ["mlx5_2:1", "mlx5_3:1"]
+    assert r.pairs()[(1, 2)] == {"NET/IB/GDRDMA mlx5_2:1": 1, "NET/IB/GDRDMA mlx5_3:1": 1}
+    assert r.pairs()[(0, 1)] == {"P2P/CUMEM": 2}
+    assert (r.channels, r.rings, r.trees, r.nvls) == (2, 2, 2, "off")
+    assert r.findings == []
+
+
+def test_socket_fallback_is_an_error() -> None:
+    r = parse("socket-fallback-2node.log")
+    assert r.transport_counts() == {"NET/Socket": 4}
+    errors = [f for f in r.findings if f.severity == "error"]
+    assert [f.device for f in errors] == ["rank 0 -> rank 1", "rank 1 -> rank 0"]
+    assert "node-a" in errors[0].message and "node-b" in errors[0].message
+    assert "rdma" in errors[0].action
+
+
+def test_socket_network_across_nodes_without_channel_lines() -> None:
+    # INIT lines only (NCCL_DEBUG_SUBSYS without the connection lines): still an error across nodes
+    text = "\n".join(
+        line for line in (LOGS / "socket-fallback-2node.log").read_text().splitlines() if "Channel" not in line
+    )
+    r = parse_nccl_log(text)
+    assert [(f.code, f.severity) for f in r.findings] == [
+        ("socket-network", "error"),
+        ("no-transport-lines", "info"),
+    ]
+
+
+def test_roce_without_gdr_and_shm() -> None:
+    r = parse("roce-no-gdr-shm.log")
+    assert r.version == "2.19.3+cuda12.3"
+    assert r.transport_counts() == {"SHM": 2, "NET/IB": 2}
+    assert all(c.gdr is False and c.hca == "mlx5_0:1" for c in r.connections if c.transport == "NET/IB")
+    assert [(f.code, f.device) for f in r.findings] == [
+        ("ib-without-gdr", "mlx5_0:1"),
+        ("shm-intra-node", "node-a"),
+        ("shm-intra-node", "node-b"),
+        ("debug-knob", "NCCL_P2P_DISABLE"),
+        ("nccl-warn", "nccl"),
+    ]
+    assert r.nvls is None
+
+
+@pytest.mark.parametrize(
+    ("via", "expected"),
+    [
+        ("NET/IB/0/GDRDMA", ("NET/IB", True, 0)),
+        ("NET/IB/3(1)/GDRDMA/Shared", ("NET/IB", True, 3)),
+        ("NET/IB/1", ("NET/IB", False, 1)),
+        ("NET/Socket/0", ("NET/Socket", None, 0)),
+        ("NET/AWS Libfabric/2/GDRDMA", ("NET/AWS Libfabric", None, 2)),
+        ("P2P/CUMEM", ("P2P/CUMEM", None, None)),
+        ("P2P/IPC/read", ("P2P/IPC", None, None)),
+        ("P2P/direct pointer/read", ("P2P/direct", None, None)),
+        ("P2P/CUMEM/CE", ("P2P/CUMEM", None, None)),
+        ("SHM/direct/direct", ("SHM", None, None)),
+    ],
+)
+def test_classify(via: str, expected: tuple[str, bool | None, int | None]) -> None:
+    assert classify(via) == expected
+
+
+def test_prefixes_and_nvls_on() -> None:
+    text = "\n".join(
+        [
+            "[rank0]:gpu-node-1.example.com:100:100 [0] NCCL INFO NCCL version 2.27.7+cuda12.9",
+            "gpu-node-1.example.com:100:100 [0] NCCL INFO NVLS multicast support is available on dev 0",
+            "gpu-node-1.example.com:100:100 [0] NCCL INFO 16 coll channels, 16 collnet channels, 16 nvls channels, "
+            "32 p2p channels, 32 p2p channels per peer",
+            "gpu-node-1.example.com:100:100 [0] NCCL INFO Channel 00 : 0[18000] -> 1[2a000] via P2P/IPC",
+        ]
+    )
+    r = parse_nccl_log(text)
+    assert r.version == "2.27.7+cuda12.9" and r.nvls == "on" and r.channels == 16
+    assert r.transport_counts() == {"P2P/IPC": 1}
+    unavailable = parse_nccl_log("h:1:1 [0] NCCL INFO NVLS multicast support is not available on dev 0")
+    assert unavailable.nvls == "unavailable"
+
+
+# --- CLI -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("log", "rc"),
+    [(H200.name, 0), ("ib-2node-gdr.log", 0), ("socket-fallback-2node.log", 1), ("roce-no-gdr-shm.log", 0)],
+)
+def test_cli_text_golden(
+    log: str, rc: int, capsys: pytest.CaptureFixture[str], golden: Callable[[str, str], None]
+) -> None:
+    assert main(["nccl", "log", str(LOGS / log)]) == rc
+    golden(f"nccl/log-{Path(log).stem}.txt", capsys.readouterr().out)
+
+
+def test_cli_json(capsys: pytest.CaptureFixture[str], golden: Callable[[str, str], None]) -> None:
+    assert main(["nccl", "log", "--json", str(LOGS / "socket-fallback-2node.log")]) == 1
+    out = capsys.readouterr().out
+    doc = json.loads(out)
+    assert doc["ok"] is False and doc["transport_counts"] == {"NET/Socket": 4}
+    assert doc["connections"][0] == {"src": 0, "dst": 1, "transports": {"NET/Socket": 2}}
+    golden("nccl/log-socket-fallback-2node.json", out)
+
+
+def test_cli_bad_input(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert main(["nccl", "log", str(tmp_path / "missing.log")]) == 2
+    empty = tmp_path / "plain.log"
+    empty.write_text("epoch 1 loss 0.3\n")
+    assert main(["nccl", "log", str(empty)]) == 2
+    assert "NCCL_DEBUG=INFO" in capsys.readouterr().err
