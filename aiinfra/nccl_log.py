@@ -28,8 +28,8 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from aiinfra.findings import Finding
 from aiinfra.nccl_log_findings import log_findings
-from aiinfra.node_check import Finding
 
 _LINE = re.compile(
     r"(?P<host>[\w.\-]+):(?P<pid>\d+):(?P<tid>\d+) \[(?P<dev>\d+)\] NCCL (?P<level>INFO|WARN) (?P<msg>.*)$"

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import TYPE_CHECKING
 
-from aiinfra.node_check import Finding
+from aiinfra.findings import Finding, by_severity
 
 if TYPE_CHECKING:
     from aiinfra.nccl_log import NcclLogReport
@@ -43,8 +43,7 @@ def log_findings(r: NcclLogReport) -> list[Finding]:
                 "run with NCCL_DEBUG=INFO and NCCL_DEBUG_SUBSYS including INIT",
             )
         )
-    order = {"error": 0, "warning": 1, "info": 2}
-    return sorted(out, key=lambda f: order[f.severity])
+    return by_severity(out)
 
 
 def _hosts(r: NcclLogReport) -> dict[int, str]:

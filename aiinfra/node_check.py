@@ -21,41 +21,21 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any, Literal
-
 from aiinfra.definition import ClusterDefinition, GpuDirect, LinkLayer, Rail
 from aiinfra.discovery import NodeInventory
 from aiinfra.discovery_rdma import RdmaPort
+from aiinfra.findings import Finding, Severity, by_severity, failed
 from aiinfra.nccl import data_ports
 from aiinfra.pcie import PciDistance
 
-Severity = Literal["error", "warning", "info"]
+__all__ = ["Finding", "check_node", "failed"]
+
 # NVLink 3/4 carry 25 GB/s per link and direction: A800 200 -> 8 links, A100 300 -> 12, H100 450 -> 18.
 NVLINK_GB_S_PER_LINK = 25
 _GDR_FIX = (
     "use the open kernel module with Linux >= 5.12 for DMA-BUF (GPU Operator driver.kernelModuleType=open), "
     "or load nvidia_peermem (`modprobe nvidia-peermem`; GPU Operator driver.rdma.enabled=true)"
 )
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One thing found on the node."""
-
-    code: str
-    severity: Severity
-    device: str
-    message: str
-    action: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-def failed(findings: list[Finding]) -> bool:
-    """True when any finding is an error (the CLI then exits 1)."""
-    return any(f.severity == "error" for f in findings)
 
 
 def check_node(inv: NodeInventory, d: ClusterDefinition | None = None) -> list[Finding]:
@@ -69,8 +49,7 @@ def check_node(inv: NodeInventory, d: ClusterDefinition | None = None) -> list[F
     out.extend(_check_gpus(inv, d))
     out.extend(_check_gpudirect(inv, d))
     out.extend(_check_socket_ifname(inv, d))
-    order = {"error": 0, "warning": 1, "info": 2}
-    return sorted(out, key=lambda f: order[f.severity])
+    return by_severity(out)
 
 
 def _check_rail(inv: NodeInventory, d: ClusterDefinition, rail: Rail) -> list[Finding]:
