@@ -25,6 +25,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     up = cmds.add_parser("up", help="start the simulated cluster (or reuse the running one) and add nodes")
     up.add_argument("cluster", metavar="CLUSTER", help="cluster definition file, e.g. clusters/a800-ib.yaml")
     up.add_argument("--nodes", type=int, default=4, help="fake GPU nodes to register (default 4)")
+    up.add_argument(
+        "--nodes-per-leaf", type=int, default=2, help="nodes sharing a leaf label (and leaves per spine); default 2"
+    )
     up.add_argument("--timeout", type=float, default=180.0, help="seconds to wait for each component")
     state_arg(up)
     up.set_defaults(func=run_up)
@@ -41,7 +44,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run_up(args: argparse.Namespace) -> int:
     from aiinfra import sim
 
-    cluster = sim.up(args.cluster, nodes=args.nodes, state_dir=args.state_dir, timeout=args.timeout)
+    cluster = sim.up(
+        args.cluster,
+        nodes=args.nodes,
+        state_dir=args.state_dir,
+        timeout=args.timeout,
+        nodes_per_leaf=args.nodes_per_leaf,
+    )
     how = "reused" if cluster.reused else f"started in {cluster.timings.get('control_plane_s', 0):.1f}s"
     print(f"simulated cluster {cluster.name}: {cluster.nodes} nodes Ready ({how})")
     print(f"export KUBECONFIG={cluster.kubeconfig}")

@@ -29,7 +29,7 @@ from aiinfra.sim import nodes as _nodes
 from aiinfra.sim import processes as _proc
 from aiinfra.sim.components import HOST, ORDER, PORTS, Layout, argv, env, healthy
 from aiinfra.sim.crds import crd_documents, install_crds
-from aiinfra.sim.pki import ensure_pki, write_kubeconfig
+from aiinfra.sim.pki import Pki, ensure_pki, write_kubeconfig
 from aiinfra.sim.rest import Rest
 from aiinfra.sim.state import StateLock, clear_state, load_state, prepare_fresh, save_state
 from aiinfra.sim.tools import TOOLS, crd_files, kwok_stages, missing_tools, tools_dir
@@ -55,6 +55,7 @@ class SimCluster:
     server: str
     nodes: int
     processes: dict[str, _proc.Proc]
+    nodes_per_leaf: int = _nodes.NODES_PER_GROUP
     reused: bool = False
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -63,7 +64,7 @@ class SimCluster:
         return self.state_dir / "kubeconfig"
 
     def layout(self) -> Layout:
-        return Layout(self.state_dir, ensure_pki(self.state_dir / "pki"))
+        return Layout(self.state_dir, Pki(self.state_dir / "pki"))
 
     def api(self) -> Rest:
         """A stdlib client with the admin certificate (use the kubeconfig for the kubernetes client)."""
@@ -78,6 +79,7 @@ class SimCluster:
             "definition": self.definition,
             "server": self.server,
             "nodes": self.nodes,
+            "nodes_per_leaf": self.nodes_per_leaf,
             "processes": {n: p.to_json() for n, p in self.processes.items()},
             "timings": self.timings,
         }
@@ -92,6 +94,7 @@ class SimCluster:
             data["server"],
             int(data.get("nodes", 0)),
             procs,
+            nodes_per_leaf=int(data.get("nodes_per_leaf", _nodes.NODES_PER_GROUP)),
             timings=dict(data.get("timings", {})),
         )
 
@@ -125,11 +128,19 @@ def up(
     nodes: int = 4,
     state_dir: str | Path | None = None,
     timeout: float = 180.0,
+    nodes_per_leaf: int = _nodes.NODES_PER_GROUP,
 ) -> SimCluster:
-    """Start (or reuse) the simulated cluster and make sure ``nodes`` fake GPU nodes are Ready."""
+    """Start (or reuse) the simulated cluster and make sure ``nodes`` fake GPU nodes are Ready.
+
+    Nodes are spread over the definition's topology labels: ``nodes_per_leaf`` consecutive nodes share
+    the innermost label (leaf), and each outer level (spine) groups that many of the level below. A
+    reused cluster keeps the grouping it was started with.
+    """
     d = _definition(definition)
     if nodes < 0:
         raise UsageError(f"--nodes must be 0 or more, not {nodes}")
+    if nodes_per_leaf < 1:
+        raise UsageError(f"--nodes-per-leaf must be 1 or more, not {nodes_per_leaf}")
     state = Path(state_dir) if state_dir else default_state_dir()
     with StateLock(state):
         existing = load_state(state)
@@ -137,6 +148,7 @@ def up(
             cluster = _reuse(SimCluster.from_json(state, existing), d)
         else:
             cluster = _start(state, d, timeout)
+            cluster.nodes_per_leaf = nodes_per_leaf
         t0 = time.monotonic()
         api = cluster.api()
         try:
@@ -146,7 +158,7 @@ def up(
                 if n["metadata"].get("labels", {}).get(_nodes.SIM_LABEL) == d.name
             }
             missing = [i for i in range(nodes) if _nodes.node_name(d, i) not in have]
-            _nodes.register_nodes(api, d, missing)
+            _nodes.register_nodes(api, d, missing, cluster.nodes_per_leaf)
             cluster.nodes = max(cluster.nodes, nodes, len(have))
             _wait_nodes_ready(api, d, cluster.nodes, timeout)
         finally:

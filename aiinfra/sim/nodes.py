@@ -11,9 +11,9 @@ a rail-optimised fat tree does. KWOK manages nodes annotated
 Example:
     >>> from aiinfra.definition import load_definition
     >>> from aiinfra.sim.nodes import node_manifest
-    >>> n = node_manifest(load_definition("clusters/a800-ib.yaml"), 5)
+    >>> n = node_manifest(load_definition("clusters/a800-ib.yaml"), 5, per_group=2)
     >>> n["status"]["capacity"]["nvidia.com/gpu"], n["metadata"]["labels"]["network.topology.nvidia.com/leaf"]
-    ('8', 'leaf1')
+    ('8', 'leaf2')
 """
 
 from __future__ import annotations
@@ -25,8 +25,9 @@ from aiinfra.sim.rest import Rest
 
 KWOK_ANNOTATION = "kwok.x-k8s.io/node"
 SIM_LABEL = "aiinfra.io/sim"
-NODES_PER_GROUP = 4
-"""Nodes under one leaf switch; each further topology level groups this many of the level below."""
+NODES_PER_GROUP = 2
+"""Default nodes under one leaf switch; each further topology level groups this many of the level below
+(so 4 nodes make 2 leaves under 1 spine: enough to see topology affinity act)."""
 RDMA_SHARED_PER_RAIL = 64
 """What k8s-rdma-shared-dev-plugin advertises per HCA (its rdmaHcaMax)."""
 SRIOV_VFS_PER_RAIL = 8
@@ -37,12 +38,12 @@ def node_name(definition: ClusterDefinition, index: int) -> str:
     return f"{definition.name}-node-{index:04d}"
 
 
-def topology_labels(definition: ClusterDefinition, index: int) -> dict[str, str]:
-    """Fabric labels of node ``index``: level k groups NODES_PER_GROUP**(k+1) consecutive nodes."""
+def topology_labels(definition: ClusterDefinition, index: int, per_group: int = NODES_PER_GROUP) -> dict[str, str]:
+    """Fabric labels of node ``index``: level k (innermost 0) groups per_group**(k+1) consecutive nodes."""
     labels = {}
     group = index
     for key in definition.topology.labels:
-        group //= NODES_PER_GROUP
+        group //= max(1, per_group)
         short = key.rsplit("/", 1)[-1].rsplit(".", 1)[-1] or "group"
         labels[key] = f"{short}{group}"
     return labels
@@ -65,7 +66,7 @@ def resources(definition: ClusterDefinition) -> dict[str, str]:
     return out
 
 
-def node_manifest(definition: ClusterDefinition, index: int) -> dict:
+def node_manifest(definition: ClusterDefinition, index: int, per_group: int = NODES_PER_GROUP) -> dict:
     """The Node object for fake node ``index`` of the simulated cluster."""
     name = node_name(definition, index)
     labels = {
@@ -87,7 +88,7 @@ def node_manifest(definition: ClusterDefinition, index: int) -> dict:
         )
     if definition.rails:
         labels["feature.node.kubernetes.io/rdma.available"] = "true"
-    labels.update(topology_labels(definition, index))
+    labels.update(topology_labels(definition, index, per_group))
     res = resources(definition)
     return {
         "apiVersion": "v1",
@@ -102,9 +103,11 @@ def node_manifest(definition: ClusterDefinition, index: int) -> dict:
     }
 
 
-def register_nodes(api: Rest, definition: ClusterDefinition, indices: list[int], workers: int = 8) -> list[str]:
+def register_nodes(
+    api: Rest, definition: ClusterDefinition, indices: list[int], per_group: int = NODES_PER_GROUP, workers: int = 8
+) -> list[str]:
     """Create the nodes with these indices (existing ones are left alone); returns their names."""
-    wanted = [node_manifest(definition, i) for i in indices]
+    wanted = [node_manifest(definition, i, per_group) for i in indices]
     if not wanted:
         return []
 

@@ -56,7 +56,10 @@ def test_nodes_carry_gpu_rail_capacity_and_topology(kube):
         assert ready == ["True"], node.metadata.name
         assert not node.spec.taints
     leaf = d.topology.labels[0]
-    assert {n.metadata.labels[leaf] for n in nodes} == {"leaf0"}  # 4 nodes per leaf
+    spine = d.topology.labels[1]
+    by_name = {n.metadata.name: n.metadata.labels for n in nodes}  # 2 nodes per leaf, 2 leaves per spine
+    assert [by_name[k][leaf] for k in sorted(by_name)] == ["leaf0", "leaf0", "leaf1", "leaf1"]
+    assert {labels[spine] for labels in by_name.values()} == {"spine0"}
 
 
 def test_second_up_reuses_running_processes(sim_cluster):
