@@ -1,0 +1,254 @@
+"""Launch the benchmark processes: Ray actors placed on the cluster, or local processes.
+
+Modes (which process groups are formed):
+
+- ``intra``: one group per node, all its GPUs: the NVLink figure of each node;
+- ``rail``: one group per rail, one GPU per node (the GPU the rail serves), all
+  rails at once like nccl-tests' ``NCCL_TESTS_SPLIT="MOD 8"``: the fabric's
+  figure per rail. NCCL_ALGO=Ring unless set, since 2-node Tree over-reports
+  the network (R9);
+- ``job``: one group of every GPU.
+
+:func:`run_ray` places one actor per GPU with the placement layer and forms
+the groups from where the actors landed; :func:`run_local` spawns plain
+``torch.multiprocessing`` processes on this machine (no Ray), the comparison
+and the CPU path CI runs.
+
+Example:
+    >>> cfg = BenchConfig(MeasureSpec(("all_reduce",), (2**20,)), backend="gloo", gpus=2)
+    >>> run_local(cfg).groups[0].rows[0].wrong  # doctest: +SKIP
+    0
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import queue
+import socket
+import time
+import traceback
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from aiinfra.bench import placing
+from aiinfra.bench.bandwidth import size_sweep
+from aiinfra.bench.collectives import MeasureSpec
+from aiinfra.bench.results import BenchResult, Layout, Member, assemble
+from aiinfra.bench.worker import WorkerReport, WorkerTask, free_port, host_ip, run_task
+from aiinfra.definition import ClusterDefinition
+from aiinfra.errors import AiinfraError, UsageError
+
+MODES = ("intra", "rail", "job")
+DEFAULT_SIZES = {"nccl": size_sweep(2**20, 4 * 2**30), "gloo": size_sweep(2**10, 2**20, 4)}
+"""1 MiB-4 GiB on GPUs (the plateau needs >= 1 GiB, R4); 1 KiB-1 MiB on CPU, seconds with gloo."""
+# Set by the GPU machines this project tests on, and by careful operators: NVLink multicast
+# off. Forwarded explicitly so a worker started with its own environment keeps them.
+_FORWARDED = ("NCCL_NVLS_ENABLE", "TORCH_SYMM_MEM_DISABLE_MULTICAST", "NVSHMEM_DISABLE_NVLS")
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    """One benchmark run: what to measure, on how many GPUs, grouped how."""
+
+    spec: MeasureSpec
+    mode: str = "intra"
+    gpus: int | None = None
+    """Processes (one per GPU); None: every GPU (2 processes on CPU)."""
+    backend: str | None = None
+    """'nccl' or 'gloo'; None: NCCL when GPUs are there, else gloo."""
+    definition: ClusterDefinition | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    nccl_log: bool = True
+    timeout_s: float = 900.0
+
+
+def _with_sizes(spec: MeasureSpec, backend: str) -> MeasureSpec:
+    return spec if spec.sizes else replace(spec, sizes=tuple(DEFAULT_SIZES[backend]))
+
+
+def worker_env(config: BenchConfig) -> dict[str, str]:
+    """Environment every worker gets: the multicast switches of this host, the mode's, the user's.
+
+    Example:
+        >>> worker_env(BenchConfig(MeasureSpec((), ()), mode="rail"))["NCCL_ALGO"]
+        'Ring'
+    """
+    env = {k: os.environ[k] for k in _FORWARDED if k in os.environ}
+    if config.mode == "rail" and "NCCL_ALGO" not in os.environ:
+        env["NCCL_ALGO"] = "Ring"
+    env.update(config.env)
+    return env
+
+
+def run_local(config: BenchConfig) -> BenchResult:
+    """Run the groups as plain processes on this machine (torch.multiprocessing, no Ray).
+
+    Example:
+        >>> run_local(BenchConfig(MeasureSpec(("all_gather",), (2**16,)), backend="gloo")).failed  # doctest: +SKIP
+        False
+    """
+    import torch
+
+    started = time.time()
+    if config.mode == "rail":
+        raise UsageError("rail mode needs several nodes: run it through Ray (without --local)")
+    backend = config.backend or ("nccl" if torch.cuda.is_available() else "gloo")
+    n = config.gpus or (torch.cuda.device_count() if backend == "nccl" else 2)
+    if backend == "nccl" and n > torch.cuda.device_count():
+        raise UsageError(f"{n} processes asked for, {torch.cuda.device_count()} GPUs here")
+    host = socket.gethostname()
+    layout = Layout(f"node {host}", "node", [Member(host, host, "127.0.0.1", i if backend == "nccl" else None, i)
+                                             for i in range(n)])
+    port = free_port()
+    tasks = [
+        WorkerTask(_with_sizes(config.spec, backend), layout.name, rank, n, "127.0.0.1", port, backend,
+                   device_index=rank if backend == "nccl" else None, env=worker_env(config),
+                   nccl_log=config.nccl_log, timeout_s=config.timeout_s)
+        for rank in range(n)
+    ]
+    ctx = mp.get_context("spawn")
+    results: Any = ctx.Queue()
+    procs = [ctx.Process(target=_local_entry, args=(t, results), daemon=True) for t in tasks]
+    for p in procs:
+        p.start()
+    reports = _collect(results, procs, config.timeout_s)
+    result = assemble("torch.multiprocessing", config.mode, backend, [layout], reports, config.definition, started)
+    result.config = describe(config)
+    return result
+
+
+def _local_entry(task: WorkerTask, results: Any) -> None:
+    try:
+        results.put(run_task(task))
+    except BaseException:  # the driver must hear about any failure, or it waits forever
+        results.put(f"rank {task.rank}: {traceback.format_exc()}")
+
+
+def _collect(results: Any, procs: list[Any], timeout_s: float) -> list[WorkerReport]:
+    reports: list[WorkerReport] = []
+    deadline = time.monotonic() + timeout_s
+    while len(reports) < len(procs):
+        try:
+            item = results.get(timeout=max(0.1, min(5.0, deadline - time.monotonic())))
+        except queue.Empty:
+            dead = [p for p in procs if p.exitcode not in (None, 0)]
+            if dead or time.monotonic() > deadline:
+                _stop(procs)
+                why = f"process exited with code {dead[0].exitcode}" if dead else f"no result in {timeout_s:.0f} s"
+                raise AiinfraError(f"benchmark failed: {why}") from None
+            continue
+        if isinstance(item, str):
+            _stop(procs)
+            raise AiinfraError(f"benchmark worker failed: {item.strip().splitlines()[-1]}\n{item}")
+        reports.append(item)
+    for p in procs:
+        p.join(timeout=30)
+    return reports
+
+
+def _stop(procs: list[Any]) -> None:
+    for p in procs:
+        if p.is_alive():
+            p.terminate()
+        p.join(timeout=10)
+
+
+class BenchActor:
+    """The Ray actor behind each GPU: says where it landed, opens a port, runs a task."""
+
+    def where(self) -> dict[str, Any]:
+        import ray
+
+        ctx = ray.get_runtime_context()
+        gpus = ctx.get_accelerator_ids().get("GPU", [])
+        return {"node_id": ctx.get_node_id(), "ip": host_ip(), "host": socket.gethostname(),
+                "gpu": int(gpus[0]) if gpus else None}
+
+    def port(self) -> int:
+        return free_port()
+
+    def run(self, task: WorkerTask) -> WorkerReport:
+        return run_task(task)
+
+
+def run_ray(config: BenchConfig, address: str | None = None) -> BenchResult:
+    """Run the groups as Ray actors, one per GPU, placed by the placement layer.
+
+    Connects to ``address`` (or RAY_ADDRESS, or the cluster a ``ray job`` runs in);
+    without one, starts a local Ray instance on this machine.
+
+    Example:
+        >>> run_ray(BenchConfig(MeasureSpec(("all_reduce",), (2**30,)), mode="intra"))  # doctest: +SKIP
+    """
+    import ray
+    from ray.exceptions import GetTimeoutError, RayError
+
+    started = time.time()
+    if not ray.is_initialized():
+        ray.init(address=address, log_to_driver=True, include_dashboard=False)
+    gpus_total = int(ray.cluster_resources().get("GPU", 0))
+    backend = config.backend or ("nccl" if gpus_total else "gloo")
+    per_worker_gpu = 1 if backend == "nccl" else 0
+    n = config.gpus or (gpus_total if backend == "nccl" else 2)
+    if backend == "nccl" and n > gpus_total:
+        raise UsageError(f"{n} GPUs asked for, the Ray cluster has {gpus_total}")
+    placed = placing.place_workers(n, per_worker_gpu, config.definition, config.timeout_s)
+    actor_cls: Any = ray.remote(BenchActor)
+    actors = [actor_cls.options(**opts).remote() for opts in placed.options]
+    try:
+        where = ray.get([a.where.remote() for a in actors], timeout=config.timeout_s)
+        members = [Member(w["host"], w["node_id"], w["ip"], w["gpu"], i) for i, w in enumerate(where)]
+        layouts = placing.layouts(config.mode, members, config.definition)
+        env = worker_env(config)
+        pending = []
+        for layout in layouts:
+            idx = [m.slot for m in layout.members]
+            port = ray.get(actors[idx[0]].port.remote(), timeout=60)
+            spec = _with_sizes(config.spec, backend)
+            for rank, i in enumerate(idx):
+                task = WorkerTask(spec, layout.name, rank, len(idx), layout.members[0].ip, port, backend,
+                                  device_index=0, env=env, nccl_log=config.nccl_log, timeout_s=config.timeout_s)
+                pending.append(actors[i].run.remote(task))
+        reports = ray.get(pending, timeout=config.timeout_s)
+    except GetTimeoutError:
+        raise AiinfraError(f"benchmark unfinished after {config.timeout_s:.0f} s: a rank hung (see Ray logs)") from None
+    except RayError as exc:
+        raise AiinfraError(f"benchmark worker failed: {exc}") from exc
+    finally:
+        for a in actors:
+            ray.kill(a)
+        placed.release()
+    result = assemble("ray", config.mode, backend, layouts, reports, config.definition, started)
+    result.environment["ray"] = ray.__version__
+    result.config = describe(config)
+    result.environment["placement"] = placed.description
+    return result
+
+
+def describe(config: BenchConfig) -> dict[str, Any]:
+    """The run's settings for the JSON file.
+
+    Example:
+        >>> describe(BenchConfig(MeasureSpec(("all_reduce",), (1024,))))["sizes"]
+        [1024]
+    """
+    spec = config.spec
+    return {
+        "collectives": list(spec.collectives), "sizes": list(spec.sizes), "dtype": spec.dtype,
+        "warmup": spec.warmup, "iters": spec.iters, "check": spec.check, "mode": config.mode,
+        "gpus": config.gpus, "env": worker_env(config),
+        "cluster": config.definition.source or config.definition.name if config.definition else None,
+    }
+
+
+def with_mode(config: BenchConfig, mode: str) -> BenchConfig:
+    """The same run in another mode, checked.
+
+    Example:
+        >>> with_mode(BenchConfig(MeasureSpec((), ())), "job").mode
+        'job'
+    """
+    if mode not in MODES:
+        raise UsageError(f"unknown mode {mode!r}; choose from {', '.join(MODES)}")
+    return replace(config, mode=mode)

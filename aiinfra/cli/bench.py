@@ -1,0 +1,122 @@
+"""``aiinfra bench COLLECTIVE``: the bundled NCCL / gloo benchmarks.
+
+Exit codes: 0 every verdict passed, 1 a verdict failed (slow, wrong results),
+2 bad input.
+
+Example:
+    $ aiinfra bench all_reduce --local --sizes 1K:1M --json out/bench.json --plot out/busbw.png
+    $ aiinfra bench all --mode intra --sizes 1M:4G --cluster clusters/h100-ndr.yaml
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from aiinfra.errors import UsageError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "bench",
+        help="collective benchmarks (all_reduce, all_gather, reduce_scatter, alltoall, sendrecv) with verdicts",
+        description="Run collectives over a size sweep, one process per GPU, and judge busbw against the cluster "
+        "definition. Through Ray actors by default; --local runs plain processes on this machine.",
+    )
+    p.add_argument("collective", metavar="COLLECTIVE",
+                   help="all_reduce, all_gather, reduce_scatter, alltoall, sendrecv, a comma list, or 'all'")
+    p.add_argument("--local", action="store_true", help="plain torch.multiprocessing processes here, no Ray")
+    p.add_argument("--sizes", nargs="+", metavar="SIZE",
+                   help="sizes (1M 16M 4G) or a sweep MIN:MAX[:FACTOR] (default 1M:4G on GPUs, 1K:1M on CPU)")
+    p.add_argument("--gpus", type=int, help="processes, one per GPU (default: every GPU; 2 on CPU)")
+    p.add_argument("--mode", choices=("intra", "rail", "job"), default="intra",
+                   help="intra: each node's NVLink; rail: one GPU per node per rail; job: all GPUs (default intra)")
+    p.add_argument("--cluster", metavar="FILE", help="cluster definition giving the expected NVLink and rail rates")
+    p.add_argument("--backend", choices=("nccl", "gloo"), help="default: nccl when GPUs are there, else gloo")
+    p.add_argument("--dtype", default="float32", choices=("float32", "bfloat16", "float16", "float64"))
+    p.add_argument("--iters", type=int, default=20, help="timed ops per size (default 20)")
+    p.add_argument("--warmup", type=int, default=5, help="untimed ops per size first (default 5)")
+    p.add_argument("--no-check", action="store_true", help="skip the correctness check op")
+    p.add_argument("--env", action="append", default=[], metavar="NAME=VALUE", help="extra worker environment")
+    p.add_argument("--no-nccl-log", action="store_true", help="do not collect NCCL_DEBUG=INFO for transports")
+    p.add_argument("--address", help="Ray address (default: RAY_ADDRESS, the job's cluster, or a local Ray)")
+    p.add_argument("--json", metavar="FILE", help="write every figure, the environment and verdicts as JSON")
+    p.add_argument("--plot", metavar="FILE", help="write a PNG of busbw against size")
+    p.add_argument("--nccl-log", metavar="FILE", help="write the workers' NCCL INFO log")
+    p.add_argument("--timeout", type=float, default=900.0, help="seconds before a hung run is abandoned")
+    p.set_defaults(func=run)
+
+
+def sizes_from_args(values: list[str] | None) -> tuple[int, ...]:
+    """Sizes from ``--sizes``: a list, or MIN:MAX[:FACTOR] sweeps; () means the backend's default.
+
+    Example:
+        >>> sizes_from_args(["1M:4M"]), sizes_from_args(["1K", "2K"])
+        ((1048576, 2097152, 4194304), (1024, 2048))
+    """
+    from aiinfra.bench.bandwidth import parse_size, size_sweep
+
+    out: list[int] = []
+    for value in values or []:
+        for item in value.split(","):
+            if ":" in item:
+                parts = item.split(":")
+                if len(parts) not in (2, 3):
+                    raise UsageError(f"bad sweep {item!r}: use MIN:MAX or MIN:MAX:FACTOR")
+                factor = int(parts[2]) if len(parts) == 3 and parts[2].isdigit() else 2
+                if len(parts) == 3 and not parts[2].isdigit():
+                    raise UsageError(f"bad sweep factor in {item!r}")
+                out.extend(size_sweep(parse_size(parts[0]), parse_size(parts[1]), factor))
+            elif item:
+                out.append(parse_size(item))
+    return tuple(sorted(set(out)))
+
+
+def collectives_from_arg(value: str) -> tuple[str, ...]:
+    """Canonical collective names from the positional argument.
+
+    Example:
+        >>> collectives_from_arg("allreduce,allgather")
+        ('all_reduce', 'all_gather')
+    """
+    from aiinfra.bench.bandwidth import COLLECTIVES, canonical
+
+    if value.strip().lower() == "all":
+        return COLLECTIVES
+    return tuple(dict.fromkeys(canonical(v) for v in value.split(",") if v.strip()))
+
+
+def run(args: argparse.Namespace) -> int:
+    from aiinfra.bench.collectives import MeasureSpec
+    from aiinfra.bench.report import format_table, write_json, write_plot
+    from aiinfra.bench.runner import BenchConfig, run_local, run_ray
+    from aiinfra.definition import load_definition
+
+    if args.gpus is not None and args.gpus < 1:
+        raise UsageError("--gpus must be at least 1")
+    if args.iters < 1 or args.warmup < 0:
+        raise UsageError("--iters must be at least 1 and --warmup not negative")
+    env = {}
+    for item in args.env:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise UsageError(f"bad --env {item!r}: use NAME=VALUE")
+        env[name] = value
+    spec = MeasureSpec(collectives_from_arg(args.collective), sizes_from_args(args.sizes), args.dtype,
+                       args.warmup, args.iters, not args.no_check)
+    definition = load_definition(args.cluster) if args.cluster else None
+    config = BenchConfig(spec, args.mode, args.gpus, args.backend, definition, env, not args.no_nccl_log,
+                         args.timeout)
+    result = run_local(config) if args.local else run_ray(config, args.address)
+    print(format_table(result))
+    if args.json:
+        print(f"# JSON: {write_json(result, args.json)}")
+    if args.plot:
+        print(f"# plot: {write_plot(result, args.plot)}")
+    if args.nccl_log and result.nccl_log:
+        Path(args.nccl_log).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.nccl_log).write_text(result.nccl_log, encoding="utf-8")
+        print(f"# NCCL log: {args.nccl_log}")
+    sys.stdout.flush()
+    return 1 if result.failed else 0
