@@ -157,6 +157,12 @@ def test_nvml_missing_is_reported_not_raised() -> None:
     assert len(inv.rdma) == 6
 
 
+def test_recording_from_real_nvml_matches_the_capture() -> None:
+    # h200x2-recorded.json came from record_nvml() with the real pynvml on the 2x H200 machine
+    recorded = json.loads((FIXTURES / "nvml" / "h200x2-recorded.json").read_text())
+    assert recorded == json.loads((FIXTURES / "nvml" / "2xh200.json").read_text())
+
+
 def test_record_then_replay_round_trip() -> None:
     rec = record_nvml(nvml("h100-8gpu"))
     assert discover_gpus(RecordedNvml(rec)) == discover_gpus(nvml("h100-8gpu"))
