@@ -40,8 +40,9 @@ _CONN = re.compile(
 )
 _RING_ORDER = re.compile(r"^Channel (\d+)/(\d+) :(?: \d+)+\s*$")
 _INIT = re.compile(
-    r"ncclCommInitRank\w* comm (?P<comm>0x[0-9a-f]+) rank (?P<rank>\d+) nranks (?P<nranks>\d+) "
-    r"cudaDev (?P<dev>\d+)(?: nvmlDev \d+)? busId (?P<bus>[0-9a-f]+)(?: commId (?P<id>0x[0-9a-f]+))? - Init START"
+    r"^(?:ncclCommInitRank\w* )?comm (?P<comm>0x[0-9a-f]+) rank (?P<rank>\d+) nranks (?P<nranks>\d+) "
+    r"cudaDev (?P<dev>\d+)(?: nvmlDev \d+)? busId (?P<bus>[0-9a-f]+)(?: commId (?P<id>0x[0-9a-f]+))? "
+    r"- Init (?:START|COMPLETE)"
 )
 _NNODES = re.compile(r"^comm (0x[0-9a-f]+) rank \d+ nRanks (\d+) nNodes (\d+)")
 _NET_DEVS = re.compile(r"\[(\d+)\]([\w.\-]+):(\d+)/(IB|RoCE)")
@@ -173,10 +174,14 @@ def parse_nccl_log(text: str) -> NcclLogReport:
             r.ib_no_device = True
         elif msg.startswith("NET/IB : Using ") and (devs := _NET_DEVS.findall(msg)):
             r.net_devices[host] = [f"{name}:{port}/{ll}" for _, name, port, ll in devs]
-        elif im := _INIT.search(msg):
-            comm = im["id"] or im["comm"]
+        elif im := _INIT.match(msg):
+            # Before NCCL 2.18 there is no commId and the comm pointer differs per process:
+            # group those by size, so the ranks of one job still land in one communicator.
+            comm = im["id"] or f"nranks={im['nranks']}"
             comm_of[(host, pid)] = comm
-            r.ranks.append(Rank(comm, int(im["rank"]), int(im["nranks"]), host, int(pid), int(im["dev"]), im["bus"]))
+            rank = Rank(comm, int(im["rank"]), int(im["nranks"]), host, int(pid), int(im["dev"]), im["bus"])
+            if not any(k.comm == rank.comm and k.rank == rank.rank for k in r.ranks):
+                r.ranks.append(rank)  # START and COMPLETE both name the rank
         elif nm := _NNODES.match(msg):
             r.nnodes = max(r.nnodes or 0, int(nm[3]))
         elif cm := _CONN.match(msg):

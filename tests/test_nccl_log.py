@@ -128,6 +128,23 @@ def test_prefixes_and_nvls_on() -> None:
     assert unavailable.nvls == "unavailable"
 
 
+def test_old_nccl_without_comm_id() -> None:
+    # NCCL 2.10-2.17: only "Init COMPLETE", no commId, busId in the connection lines
+    text = "\n".join(
+        [
+            "a:1:1 [0] NCCL INFO NCCL version 2.14.3+cuda11.7",
+            "a:1:1 [0] NCCL INFO Channel 00 : 0[1b000] -> 1[1b000] [send] via NET/IB/0/GDRDMA",
+            "b:2:2 [0] NCCL INFO Channel 00 : 0[1b000] -> 1[1b000] [receive] via NET/IB/0/GDRDMA",
+            "a:1:1 [0] NCCL INFO comm 0x7f3a rank 0 nranks 2 cudaDev 0 busId 1b000 - Init COMPLETE",
+            "b:2:2 [0] NCCL INFO comm 0x55e1 rank 1 nranks 2 cudaDev 0 busId 1b000 - Init COMPLETE",
+            "a:1:1 [0] NCCL INFO comm 0x7f3a rank 0 nranks 2 cudaDev 0 busId 1b000 - Destroy COMPLETE",
+        ]
+    )
+    r = parse_nccl_log(text)
+    assert [(k.rank, k.host) for k in r.ranks] == [(0, "a"), (1, "b")]
+    assert r.transport_counts() == {"NET/IB": 1}
+
+
 # --- CLI -------------------------------------------------------------------------------------
 
 
