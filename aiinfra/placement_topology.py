@@ -95,3 +95,51 @@ def leaf_order_report(slots: Sequence[RankSlot], level: int = 0) -> dict[str, in
         "ring_crossings": ring_crossings(domains),
         "best_ring_crossings": used if used > 1 else 0,
     }
+
+
+@dataclass(frozen=True)
+class WorkerSpot:
+    """Where a started worker landed, as Ray ranked it (Ray groups a node's workers, nodes in bundle order)."""
+
+    node_id: str
+    ip: str
+    node_rank: int
+    local_rank: int
+
+
+def topology_rank_order(
+    workers: Sequence[WorkerSpot],
+    node_labels: Mapping[str, Mapping[str, str]],
+    topology_labels: Sequence[str],
+    *,
+    reorder: bool = True,
+) -> list[RankSlot]:
+    """Ranks for started workers with every fabric domain contiguous (slot i is worker i's new rank).
+
+    Ray Train orders nodes by bundle placement, blind to the fabric, so a ring may
+    cross leaves many times; sorting nodes by their label path (outermost first)
+    keeps leaves together. Ties keep Ray's order; a node's workers keep their local ranks.
+    With ``reorder=False`` the ranks stay Ray's; the slots still name each rank's domains.
+
+    Example:
+        >>> w = [WorkerSpot(n, "", i, 0) for i, n in enumerate(["x", "y", "z"])]
+        >>> [s.rank for s in topology_rank_order(w, {"x": {"l": "a"}, "y": {"l": "b"}, "z": {"l": "a"}}, ["l"])]
+        [0, 2, 1]
+    """
+    outer_first = list(reversed(topology_labels)) if reorder else []
+
+    def key(i: int) -> tuple[object, ...]:
+        labels = node_labels.get(workers[i].node_id, {})
+        return (*(labels.get(k, "") for k in outer_first), workers[i].node_rank, workers[i].local_rank)
+
+    order = sorted(range(len(workers)), key=key)
+    node_index: dict[str, int] = {}
+    for i in order:
+        node_index.setdefault(workers[i].node_id, len(node_index))
+    slots: list[RankSlot | None] = [None] * len(workers)
+    for rank, i in enumerate(order):
+        w = workers[i]
+        domains = tuple(node_labels.get(w.node_id, {}).get(k) for k in topology_labels)
+        leaf = domains[0] if domains else None
+        slots[i] = RankSlot(rank, w.node_id, w.ip, w.local_rank, node_index[w.node_id], leaf, domains)
+    return [s for s in slots if s is not None]
