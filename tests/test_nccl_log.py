@@ -1,9 +1,11 @@
 """NCCL_DEBUG=INFO log parsing (aiinfra.nccl_log) and ``aiinfra nccl log``.
 
-The 2x H200 log is a real capture (NCCL 2.28.9); the other three are short
-synthetic excerpts in the same line format, for what that machine could not
-show: NET/IB with GDRDMA across two nodes, a socket fallback, and RoCE without
-GDR plus SHM inside a node.
+The 2x H200 logs are real captures (NCCL 2.28.9, torch): the shared one (P2P/CUMEM),
+and two recorded here on the device machine with NCCL_P2P_DISABLE=1 (SHM) and with
+P2P and SHM disabled (traffic forced onto NET/Socket on one host). The other three
+are short synthetic excerpts in the same line format, for what a machine without an
+HCA cannot show: NET/IB with GDRDMA across two nodes, a two-node socket fallback,
+and RoCE without GDR plus SHM inside a node.
 """
 
 from __future__ import annotations
@@ -40,6 +42,27 @@ def test_real_h200_log() -> None:
     assert r.nvls == "off" and r.env == {"NCCL_NVLS_ENABLE": "0"}
     # Socket chosen but unused on one node: flagged, not failed
     assert [(f.code, f.severity) for f in r.findings] == [("socket-network", "warning")]
+
+
+def test_real_h200_log_with_p2p_disabled_shows_shm() -> None:
+    r = parse("2xh200-nccl2.28-p2p-disabled-shm.log")
+    assert r.transport_counts() == {"SHM": 8}
+    assert r.env["NCCL_P2P_DISABLE"] == "1"
+    assert [(f.code, f.severity) for f in r.findings] == [
+        ("socket-network", "warning"),
+        ("shm-intra-node", "warning"),
+        ("debug-knob", "warning"),
+    ]
+
+
+def test_real_h200_log_forced_onto_sockets() -> None:
+    # P2P and SHM off: NCCL treats each GPU as its own node and goes through NET/Socket
+    r = parse("2xh200-nccl2.28-p2p-shm-disabled-socket.log")
+    assert r.nnodes == 2 and r.transport_counts() == {"NET/Socket": 4}
+    assert [(f.code, f.severity) for f in r.findings][:2] == [
+        ("socket-fallback", "error"),
+        ("socket-fallback", "error"),
+    ]
 
 
 def test_ib_with_gdr_names_the_hca() -> None:
@@ -150,7 +173,13 @@ def test_old_nccl_without_comm_id() -> None:
 
 @pytest.mark.parametrize(
     ("log", "rc"),
-    [(H200.name, 0), ("ib-2node-gdr.log", 0), ("socket-fallback-2node.log", 1), ("roce-no-gdr-shm.log", 0)],
+    [
+        (H200.name, 0),
+        ("2xh200-nccl2.28-p2p-shm-disabled-socket.log", 1),
+        ("ib-2node-gdr.log", 0),
+        ("socket-fallback-2node.log", 1),
+        ("roce-no-gdr-shm.log", 0),
+    ],
 )
 def test_cli_text_golden(
     log: str, rc: int, capsys: pytest.CaptureFixture[str], golden: Callable[[str, str], None]
