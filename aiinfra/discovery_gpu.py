@@ -56,6 +56,12 @@ def discover_gpus(nvml: Any = None) -> list[Gpu]:
     """All GPUs NVML sees, in NVML index order.
 
     Raises GpuDiscoveryError when NVML cannot be initialised.
+
+    Example:
+        >>> import json
+        >>> gpus = discover_gpus(RecordedNvml(json.load(open("tests/fixtures/nvml/a800-8gpu.json"))))
+        >>> len(gpus), gpus[7].pci_bus_id, gpus[7].nvlinks, gpus[7].nvlinks_active
+        (8, '0000:be:00.0', 12, 8)
     """
     nvml = nvml if nvml is not None else pynvml
     try:

@@ -83,6 +83,11 @@ class RdmaPort:
 
         The lowest such index wins, as in ``show_gids``; link-local (fe80::)
         and RoCE v1 entries are never routable across subnets.
+
+        Example:
+            >>> port = discover_rdma(Path("tests/fixtures/sysfs/roce-h100"))[0].ports[0]
+            >>> port.roce_v2_ipv4_gid().index
+            3
         """
         return next((g for g in self.gids if g.roce_v2 and g.ipv4), None)
 
@@ -105,6 +110,10 @@ def discover_rdma(root: Path = Path("/")) -> list[RdmaDevice]:
 
     Returns an empty list when the directory is missing (no RDMA driver, or a
     container that was not given the devices).
+
+    Example:
+        >>> [(d.name, d.ports[0].state) for d in discover_rdma(Path("tests/fixtures/sysfs/a800-ib-degraded"))][3]
+        ('mlx5_3', 'DOWN')
     """
     base = root / "sys" / "class" / "infiniband"
     if not base.is_dir():

@@ -54,7 +54,13 @@ class DataPort:
 
 
 def data_ports(d: ClusterDefinition | None, inv: NodeInventory) -> list[DataPort]:
-    """The definition's rails as found on this node, or (without one) the node's usable ports."""
+    """The definition's rails as found on this node, or (without one) the node's usable ports.
+
+    Example:
+        >>> inv = discover_node("tests/fixtures/sysfs/a800-ib-degraded", nvml=_NoNvml())
+        >>> [(p.hca, p.state.state) for p in data_ports(None, inv)]
+        [('mlx5_2', 'ACTIVE'), ('mlx5_4', 'ACTIVE'), ('mlx5_5', 'ACTIVE')]
+    """
     if d is not None and d.rails:
         out = []
         for rail in d.rails:

@@ -146,7 +146,13 @@ def classify(via: str) -> tuple[str, bool | None, int | None]:
 
 
 def parse_nccl_log(text: str) -> NcclLogReport:
-    """Parse a whole log (all ranks interleaved, as torchrun or Ray collect them)."""
+    """Parse a whole log (all ranks interleaved, as torchrun or Ray collect them).
+
+    Example:
+        >>> r = parse_nccl_log("h:7:7 [0] NCCL INFO Channel 00/0 : 0[0] -> 1[0] [send] via NET/Socket/0")
+        >>> r.transport_counts(), [f.code for f in r.findings]
+        ({'NET/Socket': 1}, ['socket-fallback'])
+    """
     r = NcclLogReport()
     comm_of: dict[tuple[str, str], str] = {}
     seen: set[tuple[str, int, int, int, str]] = set()

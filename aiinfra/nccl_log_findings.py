@@ -31,7 +31,13 @@ _SOCKET_FIX = (
 
 
 def log_findings(r: NcclLogReport) -> list[Finding]:
-    """Findings for one report, errors first."""
+    """Findings for one report, errors first (parse_nccl_log calls it).
+
+    Example:
+        >>> from aiinfra.nccl_log import NcclLogReport
+        >>> log_findings(NcclLogReport(nccl_lines=1))[0].code
+        'no-transport-lines'
+    """
     out = _socket(r) + _ib_without_gdr(r) + _shm(r) + _env(r) + _warns(r)
     if r.nccl_lines and not r.connections:
         out.append(

@@ -39,7 +39,16 @@ _GDR_FIX = (
 
 
 def check_node(inv: NodeInventory, d: ClusterDefinition | None = None) -> list[Finding]:
-    """All findings for this node, errors first."""
+    """All findings for this node, errors first.
+
+    Example:
+        >>> import json
+        >>> from aiinfra.discovery import discover_node
+        >>> from aiinfra.discovery_gpu import RecordedNvml
+        >>> nvml = RecordedNvml(json.load(open("tests/fixtures/nvml/2xh200.json")))
+        >>> [f.code for f in check_node(discover_node("tests/fixtures/sysfs/h200-vm", nvml))]
+        ['no-rdma']
+    """
     out: list[Finding] = []
     if d is not None and d.rails:
         for rail in d.rails:

@@ -88,7 +88,13 @@ def locate(root: Path, bdf: str) -> PciLocation | None:
 
 
 def location_of(root: Path, device_dir: Path) -> PciLocation | None:
-    """The location of an already resolved PCI device directory under ``<root>/sys/devices``."""
+    """The location of an already resolved PCI device directory under ``<root>/sys/devices``.
+
+    Example:
+        >>> root = Path("tests/fixtures/sysfs/h200-vm")
+        >>> location_of(root, root / "sys/devices/pci0000:00/0000:00:06.0").bridges
+        ()
+    """
     base = (root / "sys" / "devices").resolve()
     try:
         parts = device_dir.resolve().relative_to(base).parts
@@ -134,7 +140,12 @@ def distance(a: PciLocation, b: PciLocation) -> PciDistance:
 
 
 def pci_distance(root: Path, bdf_a: str, bdf_b: str) -> PciDistance | None:
-    """Distance between two devices by PCI address; None when either is not in sysfs."""
+    """Distance between two devices by PCI address; None when either is not in sysfs.
+
+    Example:
+        >>> pci_distance(Path("tests/fixtures/sysfs/a800-ib"), "0000:18:00.0", "0000:9f:00.0").name
+        'SYS'
+    """
     a, b = locate(root, bdf_a), locate(root, bdf_b)
     if a is None or b is None:
         return None
