@@ -61,6 +61,8 @@ class BenchConfig:
     env: dict[str, str] = field(default_factory=dict)
     nccl_log: bool = True
     timeout_s: float = 900.0
+    share_gpus: bool = True
+    """Let each Ray worker see every GPU of its node, as Ray Train does, not only its own."""
 
 
 def _with_sizes(spec: MeasureSpec, backend: str) -> MeasureSpec:
@@ -207,8 +209,21 @@ def run_ray(config: BenchConfig, address: str | None = None) -> BenchResult:
             port = ray.get(actors[idx[0]].port.remote(), timeout=60)
             spec = _with_sizes(config.spec, backend)
             for rank, i in enumerate(idx):
-                task = WorkerTask(spec, layout.name, rank, len(idx), layout.members[0].ip, port, backend,
-                                  device_index=0, env=env, nccl_log=config.nccl_log, timeout_s=config.timeout_s)
+                visible, device = _visibility(members, members[i], config.share_gpus and backend == "nccl")
+                task = WorkerTask(
+                    spec,
+                    layout.name,
+                    rank,
+                    len(idx),
+                    layout.members[0].ip,
+                    port,
+                    backend,
+                    device_index=device,
+                    visible_devices=visible,
+                    env=env,
+                    nccl_log=config.nccl_log,
+                    timeout_s=config.timeout_s,
+                )
                 pending.append(actors[i].run.remote(task))
         reports = ray.get(pending, timeout=config.timeout_s)
     except GetTimeoutError:
@@ -226,6 +241,18 @@ def run_ray(config: BenchConfig, address: str | None = None) -> BenchResult:
     return result
 
 
+def _visibility(members: list[Member], me: Member, share: bool) -> tuple[str | None, int]:
+    """CUDA_VISIBLE_DEVICES and device index for one Ray worker.
+
+    Ray shows each actor only its own GPU. Sharing the node's GPUs (Ray Train's default,
+    RAY_TRAIN_ENABLE_SHARE_CUDA_VISIBLE_DEVICES) lets CUDA and NCCL see the peers directly.
+    """
+    if not share or me.gpu is None:
+        return None, 0
+    mine = sorted({m.gpu for m in members if m.node_id == me.node_id and m.gpu is not None})
+    return ",".join(str(g) for g in mine), mine.index(me.gpu)
+
+
 def describe(config: BenchConfig) -> dict[str, Any]:
     """The run's settings for the JSON file.
 
@@ -235,9 +262,16 @@ def describe(config: BenchConfig) -> dict[str, Any]:
     """
     spec = config.spec
     return {
-        "collectives": list(spec.collectives), "sizes": list(spec.sizes), "dtype": spec.dtype,
-        "warmup": spec.warmup, "iters": spec.iters, "check": spec.check, "mode": config.mode,
-        "gpus": config.gpus, "env": worker_env(config),
+        "collectives": list(spec.collectives),
+        "sizes": list(spec.sizes),
+        "dtype": spec.dtype,
+        "warmup": spec.warmup,
+        "iters": spec.iters,
+        "check": spec.check,
+        "mode": config.mode,
+        "gpus": config.gpus,
+        "env": worker_env(config),
+        "share_gpus": config.share_gpus,
         "cluster": config.definition.source or config.definition.name if config.definition else None,
     }
 

@@ -40,7 +40,9 @@ class WorkerTask:
     master_port: int
     backend: str
     device_index: int | None = None
-    """CUDA device in this process (0 under Ray, which sets CUDA_VISIBLE_DEVICES)."""
+    """CUDA device in this process, an index into CUDA_VISIBLE_DEVICES."""
+    visible_devices: str | None = None
+    """CUDA_VISIBLE_DEVICES to set before CUDA starts (None: keep what the launcher set)."""
     env: dict[str, str] = field(default_factory=dict)
     nccl_log: bool = True
     timeout_s: float = 600.0
@@ -97,8 +99,11 @@ def run_task(task: WorkerTask) -> WorkerReport:
     # NCCL reads its environment at the first communicator, so setting it here, before
     # init_process_group, reaches NCCL even inside a long-lived Ray worker process.
     os.environ.update(task.env)
+    if task.visible_devices is not None:
+        # Effective only because nothing in this process has touched CUDA yet.
+        os.environ["CUDA_VISIBLE_DEVICES"] = task.visible_devices
     if task.backend == "nccl" and task.nccl_log:
-        os.environ.setdefault("NCCL_DEBUG", "INFO")
+        os.environ["NCCL_DEBUG"] = "INFO"  # a pod's NCCL_DEBUG=WARN would hide the transports
         os.environ.setdefault("NCCL_DEBUG_SUBSYS", NCCL_LOG_SUBSYS)
         os.environ["NCCL_DEBUG_FILE"] = os.path.join(log_dir, "nccl.%h.%p.log")
     device = torch.device("cpu")

@@ -40,6 +40,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-check", action="store_true", help="skip the correctness check op")
     p.add_argument("--env", action="append", default=[], metavar="NAME=VALUE", help="extra worker environment")
     p.add_argument("--no-nccl-log", action="store_true", help="do not collect NCCL_DEBUG=INFO for transports")
+    p.add_argument(
+        "--isolate-gpus",
+        action="store_true",
+        help="each Ray worker sees only its own GPU (default: all GPUs of its node, like Ray Train)",
+    )
     p.add_argument("--address", help="Ray address (default: RAY_ADDRESS, the job's cluster, or a local Ray)")
     p.add_argument("--json", metavar="FILE", help="write every figure, the environment and verdicts as JSON")
     p.add_argument("--plot", metavar="FILE", help="write a PNG of busbw against size")
@@ -106,8 +111,17 @@ def run(args: argparse.Namespace) -> int:
     spec = MeasureSpec(collectives_from_arg(args.collective), sizes_from_args(args.sizes), args.dtype,
                        args.warmup, args.iters, not args.no_check)
     definition = load_definition(args.cluster) if args.cluster else None
-    config = BenchConfig(spec, args.mode, args.gpus, args.backend, definition, env, not args.no_nccl_log,
-                         args.timeout)
+    config = BenchConfig(
+        spec,
+        args.mode,
+        args.gpus,
+        args.backend,
+        definition,
+        env,
+        not args.no_nccl_log,
+        args.timeout,
+        share_gpus=not args.isolate_gpus,
+    )
     result = run_local(config) if args.local else run_ray(config, args.address)
     print(format_table(result))
     if args.json:
