@@ -15,6 +15,16 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 Severity = Literal["error", "warning", "info"]
+TRANSPORT_KNOBS = (
+    "NCCL_P2P_DISABLE",
+    "NCCL_SHM_DISABLE",
+    "NCCL_IB_DISABLE",
+    "NCCL_P2P_LEVEL",
+    "NCCL_ALGO",
+    "NCCL_PROTO",
+    "NCCL_NET",
+)
+"""Variables that change which transport or algorithm NCCL may use: fine in an experiment, never in production."""
 _ORDER = {"error": 0, "warning": 1, "info": 2}
 
 

@@ -97,9 +97,22 @@ def node_env(d: ClusterDefinition | None, inv: NodeInventory) -> list[EnvSetting
     else:
         # Nothing to use for RDMA; drop what the template declared for rails.
         out = [s for s in out if s.name not in {"NCCL_IB_HCA", "NCCL_DMABUF_ENABLE"}]
+    out = _drop_missing_socket_ifname(out, inv)
     for name, value in sorted((d.nccl.env if d else {}).items()):
         out = _put(out, EnvSetting(name, value, "nccl.env override in the definition (applied last)"))
     return out
+
+
+def _drop_missing_socket_ifname(out: list[EnvSetting], inv: NodeInventory) -> list[EnvSetting]:
+    # NCCL aborts at bootstrap when NCCL_SOCKET_IFNAME matches no interface; off a pod
+    # (a workstation whose NIC is not eth0) NCCL's own choice is the better default.
+    s = next((x for x in out if x.name == "NCCL_SOCKET_IFNAME"), None)
+    if s is None or not inv.net_interfaces or s.value.startswith("^"):
+        return out
+    exact = s.value.startswith("=")
+    names = [n for n in s.value.lstrip("=").split(",") if n]
+    found = [i for i in inv.net_interfaces for n in names if (i == n if exact else i.startswith(n))]
+    return out if found else [x for x in out if x is not s]
 
 
 def apply_env(

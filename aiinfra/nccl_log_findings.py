@@ -18,12 +18,11 @@ from __future__ import annotations
 from collections import Counter
 from typing import TYPE_CHECKING
 
-from aiinfra.findings import Finding, by_severity
+from aiinfra.findings import TRANSPORT_KNOBS, Finding, by_severity
 
 if TYPE_CHECKING:
     from aiinfra.nccl_log import NcclLogReport
 
-_DEBUG_KNOBS = ("NCCL_P2P_DISABLE", "NCCL_SHM_DISABLE", "NCCL_IB_DISABLE", "NCCL_ALGO", "NCCL_PROTO", "NCCL_NET")
 _SOCKET_FIX = (
     "NCCL saw no usable RDMA device: check that the pod requested its rail resources (rdma/...), that "
     "`aiinfra node check` passes on both hosts, and that NCCL_IB_HCA matches the HCAs (`aiinfra nccl env --explain`)"
@@ -129,7 +128,7 @@ def _env(r: NcclLogReport) -> list[Finding]:
             f"{name}={r.env[name]} is set: it changes which transport or algorithm NCCL may use",
             "unset it for production runs (use it only in a deliberate experiment)",
         )
-        for name in _DEBUG_KNOBS
+        for name in TRANSPORT_KNOBS
         if name in r.env
     ]
 

@@ -128,6 +128,19 @@ def test_without_definition_uses_active_ib_ports_only() -> None:
     assert as_dict(node_env(None, node("h200-vm"))) == {"NCCL_SOCKET_IFNAME": "=eth0", "NCCL_DEBUG": "WARN"}
 
 
+def test_socket_interface_the_node_lacks_is_left_to_nccl() -> None:
+    d = cluster("a800-ib")
+    missing = d.model_copy(update={"network": d.network.model_copy(update={"socket_ifname": "enp3s0"})})
+    assert "NCCL_SOCKET_IFNAME" not in as_dict(node_env(missing, node("a800-ib")))
+    inv = node("a800-ib")
+    assert as_dict(node_env(d, inv))["NCCL_SOCKET_IFNAME"] == "=eth0"  # present: kept
+    # an explicit override is the author's call, even for a missing interface
+    forced = missing.model_copy(
+        update={"nccl": missing.nccl.model_copy(update={"env": {"NCCL_SOCKET_IFNAME": "=net1"}})}
+    )
+    assert as_dict(node_env(forced, inv))["NCCL_SOCKET_IFNAME"] == "=net1"
+
+
 def test_apply_env_reads_the_carried_definition_and_keeps_names() -> None:
     environ = {
         "AIINFRA_DEFINITION": cluster("a800-ib").model_dump_json(),

@@ -13,12 +13,20 @@ from aiinfra.cli import main
 from aiinfra.definition import ClusterDefinition, LinkLayer, load_definition
 from aiinfra.discovery import NodeInventory, discover_node
 from aiinfra.discovery_gpu import RecordedNvml
+from aiinfra.findings import TRANSPORT_KNOBS
 from aiinfra.node_check import Finding, check_node, failed
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
 SYSFS = FIXTURES / "sysfs"
 NVML = {"a800-ib": "a800-8gpu", "a800-ib-degraded": "a800-8gpu", "roce-h100": "h100-8gpu", "h200-vm": "2xh200"}
+
+
+@pytest.fixture(autouse=True)
+def _clean_nccl_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the CLI checks os.environ; a developer's NCCL_* must not change the goldens
+    for name in TRANSPORT_KNOBS:
+        monkeypatch.delenv(name, raising=False)
 
 
 def node(machine: str, root: Path | None = None, recording: dict | None = None) -> NodeInventory:
@@ -150,6 +158,24 @@ def test_socket_interface_missing() -> None:
     d = cluster("a800-ib")
     d = d.model_copy(update={"network": d.network.model_copy(update={"socket_ifname": "net1"})})
     assert codes(check_node(node("a800-ib"), d), "warning") == [("socket-ifname-missing", "net1")]
+
+
+def test_stray_nccl_variables_in_the_environment() -> None:
+    environ = {"NCCL_P2P_DISABLE": "1", "NCCL_IB_DISABLE": "1", "HOME": "/root"}
+    findings = check_node(node("a800-ib"), cluster("a800-ib"), environ)
+    assert [(f.code, f.severity, f.device) for f in findings] == [
+        ("stray-nccl-env", "error", "NCCL_IB_DISABLE"),
+        ("stray-nccl-env", "warning", "NCCL_P2P_DISABLE"),
+    ]
+    # without rails, turning IB off is only worth a warning
+    assert [f.severity for f in check_node(node("h200-vm"), None, {"NCCL_IB_DISABLE": "1"})] == ["warning", "info"]
+
+
+def test_cli_reads_the_process_environment(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NCCL_NET", "Socket")
+    a800 = str(ROOT / "clusters/a800-ib.yaml")
+    assert main(["node", "check", "--cluster", a800, *_args("a800-ib")]) == 1
+    assert "NCCL_NET=Socket" in capsys.readouterr().out
 
 
 def test_rail_link_layer_enum_values_match_sysfs() -> None:

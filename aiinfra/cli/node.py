@@ -68,7 +68,7 @@ def _definition_from_pod() -> ClusterDefinition | None:
 
 def run_check(args: argparse.Namespace) -> int:
     d, inv = resolve(args)
-    findings = check_node(inv, d)
+    findings = check_node(inv, d, os.environ)
     if args.json:
         doc = {
             "ok": not failed(findings),
