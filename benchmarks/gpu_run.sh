@@ -3,10 +3,11 @@
 # benchmark through Ray actors (GPUs shared per node, then isolated), the same code as plain local
 # processes, and the independent plain torch.distributed loop. NVLink multicast stays as the machine
 # sets it (NCCL_NVLS_ENABLE=0). Writes everything under $OUT (default ./out).
-#   usage: benchmarks/gpu_run.sh [MAX_SIZE] [COLLECTIVES]
+#   usage: [GPUS=n] [MIN=1M] [BIGMIN=1G] [OUT=dir] benchmarks/gpu_run.sh [MAX_SIZE] [COLLECTIVES]
 set -uo pipefail
 OUT=${OUT:-out}; MAX=${1:-8G}; COLLS=${2:-all_reduce,all_gather,reduce_scatter,alltoall,sendrecv}
 MIN=${MIN:-1M}; BIGMIN=${BIGMIN:-1G}  # the sweep, and the large sizes the comparisons use
+GPUS=${GPUS:-0}; G=(); [ "$GPUS" -gt 0 ] && G=(--gpus "$GPUS")  # 0: every GPU
 mkdir -p "$OUT"
 if [ -f .whl/raysite.tar.xz ] && ! python3 -c "import ray" 2>/dev/null; then
   tar -xJf .whl/raysite.tar.xz -C /tmp && export PYTHONPATH=/tmp/raysite:$PWD
@@ -20,16 +21,16 @@ export PYTHONUNBUFFERED=1 PYTHONPATH=${PYTHONPATH:-$PWD}
 } > "$OUT/env.txt" 2>&1
 cat "$OUT/env.txt"
 echo "=== aiinfra bench through Ray (GPUs of a node shared, like Ray Train)"
-python3 -m aiinfra bench "$COLLS" --sizes "$MIN:$MAX" --json "$OUT/bench-ray.json" --plot "$OUT/bench-ray.png" \
+python3 -m aiinfra bench "$COLLS" "${G[@]}" --sizes "$MIN:$MAX" --json "$OUT/bench-ray.json" --plot "$OUT/bench-ray.png" \
   --nccl-log "$OUT/nccl-ray.log"
 echo "rc=$?"
 echo "=== aiinfra bench through Ray, each worker sees only its GPU"
-python3 -m aiinfra bench all_reduce,all_gather --isolate-gpus --sizes "$BIGMIN:$MAX" --json "$OUT/bench-ray-isolated.json"
+python3 -m aiinfra bench all_reduce,all_gather "${G[@]}" --isolate-gpus --sizes "$BIGMIN:$MAX" --json "$OUT/bench-ray-isolated.json"
 echo "rc=$?"
 echo "=== aiinfra bench --local (plain processes, same measuring code)"
-python3 -m aiinfra bench all_reduce,all_gather --local --sizes "$BIGMIN:$MAX" --json "$OUT/bench-local.json"
+python3 -m aiinfra bench all_reduce,all_gather "${G[@]}" --local --sizes "$BIGMIN:$MAX" --json "$OUT/bench-local.json"
 echo "rc=$?"
 echo "=== plain torch.distributed loop (benchmarks/torch_baseline.py)"
-python3 benchmarks/torch_baseline.py --collectives all_reduce,all_gather,reduce_scatter,alltoall --sizes "$MIN:$MAX" \
+python3 benchmarks/torch_baseline.py --nprocs "$GPUS" --collectives all_reduce,all_gather,reduce_scatter,alltoall --sizes "$MIN:$MAX" \
   --json "$OUT/torch-baseline.json"
 echo "rc=$?"
