@@ -32,7 +32,7 @@ from aiinfra.findings import Finding
 from aiinfra.nccl_log_findings import log_findings
 
 _LINE = re.compile(
-    r"(?P<host>[\w.\-]+):(?P<pid>\d+):(?P<tid>\d+) \[(?P<dev>\d+)\] NCCL (?P<level>INFO|WARN) (?P<msg>.*)$"
+    r"(?P<host>[\w.\-]+):(?P<pid>\d+):(?P<tid>\d+) \[(?P<dev>-?\d+)\] NCCL (?P<level>INFO|WARN) (?P<msg>.*)$"
 )
 _CONN = re.compile(
     r"^Channel (?P<ch>\d+)(?:/\d+)? : (?P<src>\d+)\[[0-9a-fx]+\] -> (?P<dst>\d+)\[[0-9a-fx]+\] "
