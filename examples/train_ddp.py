@@ -68,7 +68,9 @@ def train_loop(config: dict[str, Any]) -> None:
         losses.append(float(total[0] / total[1]))
         if info.rank == 0:
             print(f"epoch {epoch + 1}/{config['epochs']}: loss {losses[-1]:.4f}", flush=True)
-        report({"epoch": epoch + 1, "loss": losses[-1], "losses": list(losses)})
+        if epoch + 1 == config["epochs"]:
+            # Once, at the end: each Ray Train V2 report waits for the controller's poll (about 2 s).
+            report({"epoch": epoch + 1, "loss": losses[-1], "losses": list(losses)})
     if info.rank == 0:
         print(f"rank 0 on node {info.node_id[:12]} ({info.ip}), leaf {info.leaf}, world {info.world_size}")
 
