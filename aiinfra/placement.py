@@ -198,9 +198,13 @@ def place(
     )  # fmt: skip
     if the_plan.waits:
         log.warning("the chosen nodes are busy now; the placement group waits up to %ss for them", timeout_s)
-    pg = placement_group(
-        list(the_plan.bundles), strategy=strategy, name=name, bundle_label_selector=the_plan.bundle_label_selector
-    )
+    try:
+        pg = placement_group(
+            list(the_plan.bundles), strategy=strategy, name=name, bundle_label_selector=the_plan.bundle_label_selector
+        )
+    except TypeError:  # Ray < 2.49: no label selectors; the rank map then follows where Ray put each bundle
+        log.warning("this Ray cannot pin bundles to nodes (no bundle_label_selector); Ray chooses the nodes")
+        pg = placement_group(list(the_plan.bundles), strategy=strategy, name=name)
     try:
         ray.get(pg.ready(), timeout=timeout_s)
     except GetTimeoutError as exc:

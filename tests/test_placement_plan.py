@@ -6,7 +6,7 @@ import pytest
 
 from aiinfra.errors import AiinfraError, UsageError
 from aiinfra.placement_plan import NodeInfo, plan
-from aiinfra.placement_topology import leaf_order_report, ring_crossings
+from aiinfra.placement_topology import WorkerSpot, leaf_order_report, ring_crossings, topology_rank_order
 
 LEAF = "network.topology.nvidia.com/leaf"
 SPINE = "network.topology.nvidia.com/spine"
@@ -125,3 +125,18 @@ def test_ring_crossings() -> None:
     assert ring_crossings([]) == 0 and ring_crossings(["a"]) == 0
     assert ring_crossings(["a", "b", "a", "b"]) == 4
     assert ring_crossings(["a", "a", "b", "b", "c"]) == 3
+
+
+def test_topology_rank_order_makes_leaves_contiguous() -> None:
+    # Ray Train ranks nodes by bundle placement: leaves interleave a, b, a, b.
+    spots = [WorkerSpot(n, "", i // 2, i % 2) for i, n in enumerate(["p", "p", "q", "q", "r", "r", "s", "s"])]
+    labels = {"p": {LEAF: "a"}, "q": {LEAF: "b"}, "r": {LEAF: "a"}, "s": {LEAF: "b"}}
+    ray_order = [labels[w.node_id][LEAF] for w in spots]
+    assert ring_crossings(ray_order) == 4
+    slots = topology_rank_order(spots, labels, [LEAF])
+    by_rank = sorted(slots, key=lambda s: s.rank)
+    assert [s.leaf for s in by_rank] == ["a"] * 4 + ["b"] * 4
+    assert [(s.node_id, s.local_rank) for s in by_rank[:4]] == [("p", 0), ("p", 1), ("r", 0), ("r", 1)]
+    assert ring_crossings([s.leaf for s in by_rank]) == 2
+    kept = topology_rank_order(spots, labels, [LEAF], reorder=False)
+    assert [s.rank for s in kept] == list(range(8)) and kept[2].leaf == "b"

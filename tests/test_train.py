@@ -21,8 +21,9 @@ pytest.importorskip("torch")
 from ray.cluster_utils import Cluster  # noqa: E402
 
 from aiinfra.errors import AiinfraError, UsageError  # noqa: E402
-from aiinfra.placement_topology import WorkerSpot, ring_crossings, topology_rank_order  # noqa: E402
 from aiinfra.train import fit, rank_map  # noqa: E402
+
+pytestmark = pytest.mark.ray
 
 ROOT = Path(__file__).resolve().parent.parent
 LEAF = "network.topology.nvidia.com/leaf"  # the leaf label of clusters/a800-ib.yaml
@@ -102,21 +103,6 @@ def test_fit_fails_early_when_the_cluster_cannot_fit(cluster: Cluster, tmp_path:
         fit(_train_loop, gpus=2, workers=3)
     with pytest.raises(UsageError, match="rank_order"):
         fit(_train_loop, workers=2, rank_order="random")
-
-
-def test_topology_rank_order_makes_leaves_contiguous() -> None:
-    # Ray Train ranks nodes by bundle placement: leaves interleave a, b, a, b.
-    spots = [WorkerSpot(n, "", i // 2, i % 2) for i, n in enumerate(["p", "p", "q", "q", "r", "r", "s", "s"])]
-    labels = {"p": {LEAF: "a"}, "q": {LEAF: "b"}, "r": {LEAF: "a"}, "s": {LEAF: "b"}}
-    ray_order = [labels[w.node_id][LEAF] for w in spots]
-    assert ring_crossings(ray_order) == 4
-    slots = topology_rank_order(spots, labels, [LEAF])
-    by_rank = sorted(slots, key=lambda s: s.rank)
-    assert [s.leaf for s in by_rank] == ["a"] * 4 + ["b"] * 4
-    assert [(s.node_id, s.local_rank) for s in by_rank[:4]] == [("p", 0), ("p", 1), ("r", 0), ("r", 1)]
-    assert ring_crossings([s.leaf for s in by_rank]) == 2
-    kept = topology_rank_order(spots, labels, [LEAF], reorder=False)
-    assert [s.rank for s in kept] == list(range(8)) and kept[2].leaf == "b"
 
 
 def test_rank_map_is_empty_outside_a_worker() -> None:
