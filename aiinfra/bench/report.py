@@ -21,6 +21,7 @@ from typing import Any
 
 from aiinfra.bench.bandwidth import format_size
 from aiinfra.bench.results import BenchResult, GroupResult
+from aiinfra.bench.verdict import for_collective
 
 SCHEMA = "aiinfra.bench/1"
 _TYPE_NAMES = {"float32": "float", "float16": "half", "bfloat16": "bfloat16", "float64": "double"}
@@ -50,7 +51,7 @@ def format_group(g: GroupResult, collective: str) -> list[str]:
     if not rows:
         return []
     lay = g.layout
-    exp = g.expectation
+    exp = for_collective(g.expectation, collective, len(lay.members))
     want = f"expected busbw {exp.busbw:.1f} GB/s ({exp.source})" if exp else "no expectation"
     gpus = ",".join(str(m.gpu) for m in lay.members if m.gpu is not None)
     lines = [

@@ -118,7 +118,9 @@ def assemble(
                 largest[row.collective] = row
         for row in largest.values():
             figures.append((g.layout.name, g.layout.kind, row.collective, row.size, row.busbw, row.wrong))
-    verdicts = verdict.judge(figures, {g.layout.name: g.expectation for g in groups})
+    verdicts = verdict.judge(
+        figures, {g.layout.name: g.expectation for g in groups}, {g.layout.name: len(g.layout.members) for g in groups}
+    )
     result = BenchResult(
         launcher=launcher,
         mode=mode,

@@ -35,6 +35,10 @@ FAIL_FRACTION = 0.90
 """Fail below this fraction of the expectation (nccl-tests NCCL_TESTS_MIN_BW uses 0.9x)."""
 PEER_FRACTION = 0.90
 """Slow when below this fraction of the peers' median (the request's 10%)."""
+SMALL_RING_EFFICIENCY = 0.65
+"""all_gather / reduce_scatter on 2-3 GPUs: NCCL reaches only ~65% of NVLink there (2x H200, NCCL 2.28:
+293 GB/s at 8 GiB in ../shared/fixtures/nccl/2xh200-torch-busbw.json, 283-307 in benchmarks/results/
+h200x4-2026-11-28-2gpu*.json), while the published ~361 GB/s (R33) is an 8-GPU figure."""
 MIN_VERDICT_BYTES = 2**30
 """Below 1 GiB the curve has not reached its plateau (R4: 'peak needs 1-8 GB')."""
 JUDGED = frozenset({"all_reduce", "all_gather", "reduce_scatter"})
@@ -126,6 +130,20 @@ def whole_job(nvlink_gb_s: float | None, rail_rates_gbps: list[float], nodes: in
     return fabric
 
 
+def for_collective(exp: Expectation | None, collective: str, nranks: int) -> Expectation | None:
+    """The group's expectation adjusted for a collective and rank count (NVLink groups only).
+
+    Example:
+        >>> nvlink = intra_node(450, "gpu.nvlink_gb_s")
+        >>> for_collective(nvlink, "all_gather", 2).busbw, for_collective(nvlink, "all_gather", 8).busbw
+        (292.5, 360.0)
+    """
+    if exp is None or exp.kind != "node" or collective not in ("all_gather", "reduce_scatter") or nranks > 3:
+        return exp
+    return Expectation(exp.kind, exp.line_rate * SMALL_RING_EFFICIENCY, exp.line_rate,
+                       f"{exp.source}; {SMALL_RING_EFFICIENCY:.0%} for {collective} on {nranks} GPUs (measured)")
+
+
 def status_for(busbw: float, expected: Expectation | None) -> str:
     """'pass' or 'fail' against an expectation; 'info' without one.
 
@@ -141,10 +159,12 @@ def status_for(busbw: float, expected: Expectation | None) -> str:
 def judge(
     figures: list[tuple[str, str, str, int, float, int]],
     expectations: dict[str, Expectation | None],
+    nranks: dict[str, int] | None = None,
 ) -> list[Verdict]:
     """Verdicts for (group, kind, collective, size, busbw, wrong) figures at their largest size.
 
-    ``expectations`` maps a group name to its expectation (None: report only).
+    ``expectations`` maps a group name to its expectation (None: report only), ``nranks``
+    a group name to its rank count (for :func:`for_collective`).
     Groups of one kind are peers: one more than 10% below the others' median is 'slow'.
 
     Example:
@@ -156,7 +176,7 @@ def judge(
     """
     verdicts = []
     for group, kind, coll, size, bw, wrong in figures:
-        exp = expectations.get(group)
+        exp = for_collective(expectations.get(group), coll, (nranks or {}).get(group, 8))
         peers = [f[4] for f in figures if f[1] == kind and f[2] == coll and f[0] != group]
         median = statistics.median(peers) if peers else None
         exp_bw = exp.busbw if exp else None

@@ -156,8 +156,12 @@ def environment(device: object) -> dict[str, str]:
         env["nccl"] = ".".join(str(v) for v in torch.cuda.nccl.version())
         env["cuda_visible_devices"] = os.environ.get("CUDA_VISIBLE_DEVICES", "")
     for name in sorted(os.environ):
-        if name.startswith("NCCL_") and name != "NCCL_DEBUG_FILE":
+        if name.startswith("NCCL_") and name not in ("NCCL_DEBUG_FILE", "NCCL_VERSION"):
             env[name] = os.environ[name]
+    if "NCCL_VERSION" in os.environ:
+        # A label NVIDIA's container images set, not a setting NCCL reads; it can differ from the
+        # library actually loaded (torch's own NCCL), which "nccl" above reports.
+        env["image_nccl_version"] = os.environ["NCCL_VERSION"]
     return env
 
 
