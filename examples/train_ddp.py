@@ -72,7 +72,8 @@ def train_loop(config: dict[str, Any]) -> None:
             # Once, at the end: each Ray Train V2 report waits for the controller's poll (about 2 s).
             report({"epoch": epoch + 1, "loss": losses[-1], "losses": list(losses)})
     if info.rank == 0:
-        print(f"rank 0 on node {info.node_id[:12]} ({info.ip}), leaf {info.leaf}, world {info.world_size}")
+        print(f"rank 0 on node {info.node_id[:12]} ({info.ip}), leaf {info.leaf}, {device}, {info.backend}, "
+              f"world {info.world_size}")  # fmt: skip
 
 
 def main() -> int:
