@@ -184,11 +184,22 @@ def run_ray(config: BenchConfig, address: str | None = None) -> BenchResult:
         >>> run_ray(BenchConfig(MeasureSpec(("all_reduce",), (2**30,)), mode="intra"))  # doctest: +SKIP
     """
     import ray
-    from ray.exceptions import GetTimeoutError, RayError
 
     started = time.time()
-    if not ray.is_initialized():
+    own_ray = not ray.is_initialized()
+    if own_ray:
         ray.init(address=address, log_to_driver=True, include_dashboard=False)
+    try:
+        return _run_on_ray(config, started)
+    finally:
+        if own_ray:  # leave a caller's Ray connection alone, but not one we opened
+            ray.shutdown()
+
+
+def _run_on_ray(config: BenchConfig, started: float) -> BenchResult:
+    import ray
+    from ray.exceptions import GetTimeoutError, RayError
+
     gpus_total = int(ray.cluster_resources().get("GPU", 0))
     backend = config.backend or ("nccl" if gpus_total else "gloo")
     per_worker_gpu = 1 if backend == "nccl" else 0

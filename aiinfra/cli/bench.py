@@ -100,6 +100,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.gpus is not None and args.gpus < 1:
         raise UsageError("--gpus must be at least 1")
+    if args.local and args.mode == "rail":
+        raise UsageError("--mode rail needs GPUs on several nodes: run it through Ray (without --local)")
     if args.iters < 1 or args.warmup < 0:
         raise UsageError("--iters must be at least 1 and --warmup not negative")
     env = {}

@@ -1,0 +1,52 @@
+"""A real gloo run of every collective with 2 ranks through the CLI: table, JSON and PNG."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from aiinfra.bench.bandwidth import COLLECTIVES
+from aiinfra.cli import main
+
+
+def _check_json(path: Path, launcher: str, collectives: tuple[str, ...], sizes: list[int]) -> dict:
+    data = json.loads(path.read_text())
+    assert data["launcher"] == launcher and data["backend"] == "gloo" and data["ok"] is True
+    assert data["environment"]["ranks"] == 2 and data["environment"]["torch"]
+    (group,) = data["groups"]
+    assert len(group["ranks"]) == 2
+    rows = group["results"]
+    assert [(r["collective"], r["size"]) for r in rows] == [(c, s) for c in collectives for s in sizes]
+    for r in rows:
+        assert r["wrong"] == 0, r  # every collective returned the expected values on every rank
+        assert r["time_us"] > 0 and r["algbw"] > 0 and len(r["rank_time_us"]) == 2
+    # CPU runs have nothing to be judged against: reported, never failed.
+    assert {v["status"] for v in data["verdicts"]} == {"info"}
+    return data
+
+
+def test_every_collective_local_gloo(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out_json, out_png = tmp_path / "bench.json", tmp_path / "busbw.png"
+    code = main(["bench", "all", "--local", "--backend", "gloo", "--sizes", "4K", "64K", "--iters", "3",
+                 "--warmup", "1", "--json", str(out_json), "--plot", str(out_png)])  # fmt: skip
+    assert code == 0
+    table = capsys.readouterr().out
+    assert "#       size         count      type   redop    root     time   algbw   busbw  #wrong" in table
+    assert "# Result: OK" in table
+    data = _check_json(out_json, "torch.multiprocessing", COLLECTIVES, [4096, 65536])
+    ag = next(r for r in data["groups"][0]["results"] if r["collective"] == "all_gather")
+    assert ag["busbw"] == pytest.approx(ag["algbw"] / 2)  # (n-1)/n with n = 2
+    assert out_png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out_png.stat().st_size > 10_000
+
+
+@pytest.mark.ray
+def test_through_ray_actors(tmp_path: Path) -> None:
+    out_json = tmp_path / "ray.json"
+    code = main(["bench", "all_reduce,sendrecv", "--backend", "gloo", "--gpus", "2", "--sizes", "16K",
+                 "--iters", "3", "--json", str(out_json), "--timeout", "120"])  # fmt: skip
+    assert code == 0
+    data = _check_json(out_json, "ray", ("all_reduce", "sendrecv"), [16384])
+    assert data["environment"]["ray"]
+    assert "CPU ranks" in data["environment"]["placement"]
