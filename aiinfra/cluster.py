@@ -17,7 +17,7 @@ from typing import Any
 
 from aiinfra.backend import Backend, ClusterStatus
 from aiinfra.definition import ClusterDefinition, load_definition
-from aiinfra.errors import AiinfraError, LaunchTimeout
+from aiinfra.errors import AiinfraError, ClusterNotFound, LaunchTimeout, UsageError
 from aiinfra.local_ray import LocalRayBackend, local_cluster_names, local_definition_path
 
 Progress = Callable[[ClusterStatus], None]
@@ -34,6 +34,10 @@ class Job:
     def status(self) -> str:
         """PENDING, RUNNING, SUCCEEDED, FAILED or STOPPED."""
         return str(self._client.get_job_status(self.id).value)
+
+    def message(self) -> str:
+        """Ray's one-line account of the job (why it failed, when it did)."""
+        return str(self._client.get_job_info(self.id).message or "")
 
     def logs(self, follow: bool = False) -> Iterator[str]:
         """Log lines so far, or (follow=True) every line until the job ends.
@@ -111,10 +115,20 @@ class Cluster:
         runtime_env = dict(runtime_env or {})
         if working_dir is not None:
             runtime_env["working_dir"] = str(working_dir)
+            # Ray honours .gitignore; these are never wanted on the cluster either.
+            runtime_env.setdefault("excludes", [".git", ".cache", "*.whl", "benchmarks/results"])
         if env:
             runtime_env["env_vars"] = {**runtime_env.get("env_vars", {}), **env}
-        job_id = self._jobs().submit_job(entrypoint=entrypoint, runtime_env=runtime_env or None)
-        return Job(self._jobs(), job_id)
+        # Ray's job agent on the head comes up a little after the node joins: retry that one case.
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                job_id = self._jobs().submit_job(entrypoint=entrypoint, runtime_env=runtime_env or None)
+                return Job(self._jobs(), job_id)
+            except RuntimeError as exc:
+                if "No available agent" not in str(exc) or time.monotonic() > deadline:
+                    raise AiinfraError(f"submitting to '{self.name}' failed: {exc}") from None
+                time.sleep(1.0)
 
     def job(self, job_id: str) -> Job:
         """A handle on a job submitted earlier."""
@@ -195,7 +209,12 @@ def connect(name: str, namespace: str | None = None, cluster: str | Path | None 
         source = cluster or local_definition_path(name) or "clusters/local.yaml"
         d = load_definition(source)
         return Cluster(d, LocalRayBackend.attach(d, name))
+    from aiinfra.kube import Kube
     from aiinfra.kuberay_cluster import KubeRayBackend
 
-    backend = KubeRayBackend.attach(name, namespace)
+    try:
+        kube = Kube()
+    except UsageError as exc:
+        raise ClusterNotFound(f"no local cluster named '{name}', and no Kubernetes to look in: {exc}") from None
+    backend = KubeRayBackend.attach(name, namespace, kube)
     return Cluster(backend.definition, backend)

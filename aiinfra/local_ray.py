@@ -119,8 +119,18 @@ class LocalRayBackend:
 
     def _ray_start(self, args: list[str], what: str) -> None:
         # Loopback only: a local cluster must never listen on the machine's other addresses.
-        cmd = [*_ray_cli(), "start", *args, f"--temp-dir={self.temp_dir}", "--node-ip-address=127.0.0.1",
-               f"--object-store-memory={_OBJECT_STORE_BYTES}", "--disable-usage-stats"]
+        # The agent's HTTP port defaults to a fixed 52365: give every node its own, so several
+        # local clusters (and several nodes of one) can run side by side.
+        cmd = [
+            *_ray_cli(),
+            "start",
+            *args,
+            f"--temp-dir={self.temp_dir}",
+            "--node-ip-address=127.0.0.1",
+            f"--dashboard-agent-listen-port={_free_port()}",
+            f"--object-store-memory={_OBJECT_STORE_BYTES}",
+            "--disable-usage-stats",
+        ]
         env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=180)
         if proc.returncode != 0:
