@@ -50,3 +50,33 @@ def test_through_ray_actors(tmp_path: Path) -> None:
     data = _check_json(out_json, "ray", ("all_reduce", "sendrecv"), [16384])
     assert data["environment"]["ray"]
     assert "CPU ranks" in data["environment"]["placement"]
+
+
+@pytest.mark.ray
+def test_rail_and_intra_modes_on_a_two_node_cluster() -> None:
+    """Two Ray nodes of 2 fake GPUs each: rail mode pairs GPU k of both nodes, intra mode each node's GPUs."""
+    import ray
+    from ray.cluster_utils import Cluster
+
+    from aiinfra.bench.collectives import MeasureSpec
+    from aiinfra.bench.runner import BenchConfig, run_ray
+
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0})
+    try:
+        for _ in range(2):
+            cluster.add_node(num_cpus=2, num_gpus=2)
+        ray.init(address=cluster.address)
+        spec = MeasureSpec(("all_reduce",), (4096,), iters=2, warmup=1)
+        rail = run_ray(BenchConfig(spec, mode="rail", backend="gloo", nccl_log=False, timeout_s=120))
+        intra = run_ray(BenchConfig(spec, mode="intra", backend="gloo", nccl_log=False, timeout_s=120))
+    finally:
+        ray.shutdown()
+        cluster.shutdown()
+    assert [g.layout.name for g in rail.groups] == ["gpu0", "gpu1"]
+    for g in rail.groups:
+        assert g.layout.kind == "rail" and g.layout.nodes == 2
+        assert {m.gpu for m in g.layout.members} == {int(g.layout.name[3:])}
+        assert g.rows[0].wrong == 0 and g.rows[0].nranks == 2
+    assert [g.layout.nodes for g in intra.groups] == [1, 1]
+    assert sorted(str(sorted(m.gpu or 0 for m in g.layout.members)) for g in intra.groups) == ["[0, 1]", "[0, 1]"]
+    assert {v.status for v in rail.verdicts + intra.verdicts} == {"info"}  # 4 KiB: nothing to judge

@@ -202,9 +202,11 @@ def _run_on_ray(config: BenchConfig, started: float) -> BenchResult:
 
     gpus_total = int(ray.cluster_resources().get("GPU", 0))
     backend = config.backend or ("nccl" if gpus_total else "gloo")
-    per_worker_gpu = 1 if backend == "nccl" else 0
-    n = config.gpus or (gpus_total if backend == "nccl" else 2)
-    if backend == "nccl" and n > gpus_total:
+    # One GPU per worker wherever the cluster has GPUs, even for gloo: the rank -> GPU -> rail
+    # map is what intra and rail modes group by (and what lets CI test them on fake GPUs).
+    per_worker_gpu = 1 if gpus_total else 0
+    n = config.gpus or (gpus_total or 2)
+    if per_worker_gpu and n > gpus_total:
         raise UsageError(f"{n} GPUs asked for, the Ray cluster has {gpus_total}")
     placed = placing.place_workers(n, per_worker_gpu, config.definition, config.timeout_s)
     actor_cls: Any = ray.remote(BenchActor)

@@ -183,13 +183,16 @@ def judge(
         if wrong > 0:
             verdicts.append(Verdict(group, kind, coll, size, bw, exp_bw, "fail", f"{wrong} wrong elements"))
             continue
+        if size < MIN_VERDICT_BYTES:  # latency-bound and noisy: neither floors nor peers mean much
+            verdicts.append(Verdict(group, kind, coll, size, bw, exp_bw, "info", "reported only: size below 1 GiB"))
+            continue
         if median is not None and bw < PEER_FRACTION * median:
             reason = f"{bw:.1f} GB/s is {100 * (1 - bw / median):.0f}% below its peers' median {median:.1f}"
             verdicts.append(Verdict(group, kind, coll, size, bw, exp_bw, "slow", reason))
             continue
-        if coll not in JUDGED or size < MIN_VERDICT_BYTES:
-            why = "no published reference for this collective" if coll not in JUDGED else "size below 1 GiB"
-            verdicts.append(Verdict(group, kind, coll, size, bw, exp_bw, "info", f"reported only: {why}"))
+        if coll not in JUDGED:
+            reason = "reported only: no published reference for this collective"
+            verdicts.append(Verdict(group, kind, coll, size, bw, exp_bw, "info", reason))
             continue
         status = status_for(bw, exp)
         if exp is None:
