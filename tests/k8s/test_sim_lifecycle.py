@@ -62,6 +62,11 @@ def test_up_then_down_leaves_no_process_and_no_port(tmp_path, k8s_tools):
         ports = [p for proc in cluster.processes.values() for p in proc.ports.values()]
         assert all(port_in_use(p) for p in ports)
         assert sim.status(state).running
+        # a second up with more nodes reuses the processes and only adds the missing nodes
+        bigger = sim.up(SIM_DEFINITION, nodes=3, state_dir=state)
+        assert bigger.reused and bigger.nodes == 3
+        assert bigger.processes["kube-apiserver"].pid == cluster.processes["kube-apiserver"].pid
+        assert sim.status(state).nodes_ready == 3
         # a process that died makes the folder 'partly running': a clear error, not a silent restart
         os.kill(cluster.processes["kwok"].pid, signal.SIGKILL)
         with pytest.raises(AiinfraError, match="only partly running"):
