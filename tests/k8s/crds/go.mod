@@ -7,6 +7,11 @@
 // v0.3.0 @latest; github.com/Mellanox/network-operator newer than v1.4.0 (v2x
 // tags are not valid module versions; commit 85afd6d9c697 refused);
 // github.com/ray-project/kuberay (root module, helm chart) v1.5.0.
+// So NicClusterPolicy & co. come from network-operator v1.4.0 (2022, v1alpha1):
+// its spec knows ofedDriver, nvPeerDriver, rdmaSharedDevicePlugin,
+// sriovDevicePlugin, ibKubernetes, secondaryNetwork, psp, nodeAffinity; newer
+// fields (nvIpam, docaTelemetryService, nicFeatureDiscovery, tolerations...) are
+// rejected by server-side apply: ".spec.nvIpam: field not declared in schema".
 module aiinfra.invalid/tests/k8s/crds
 
 go 1.26.0
