@@ -17,7 +17,6 @@ Example:
 from __future__ import annotations
 
 import functools
-import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -31,18 +30,10 @@ from aiinfra.sim.components import HOST, ORDER, PORTS, Layout, argv, env, health
 from aiinfra.sim.crds import crd_documents, install_crds
 from aiinfra.sim.pki import Pki, ensure_pki, write_kubeconfig
 from aiinfra.sim.rest import Rest
-from aiinfra.sim.state import StateLock, clear_state, load_state, prepare_fresh, save_state
+from aiinfra.sim.state import StateLock, clear_state, default_state_dir, load_state, prepare_fresh, save_state
 from aiinfra.sim.tools import TOOLS, crd_files, kwok_stages, missing_tools, tools_dir
 
 __all__ = ["SimCluster", "SimStatus", "default_state_dir", "down", "status", "up"]
-
-
-def default_state_dir() -> Path:
-    """``$AIINFRA_SIM_STATE``, else ``$XDG_STATE_HOME/aiinfra/sim`` (``~/.local/state/aiinfra/sim``)."""
-    if os.environ.get("AIINFRA_SIM_STATE"):
-        return Path(os.environ["AIINFRA_SIM_STATE"])
-    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base) / "aiinfra" / "sim"
 
 
 @dataclass
@@ -160,7 +151,7 @@ def up(
             missing = [i for i in range(nodes) if _nodes.node_name(d, i) not in have]
             _nodes.register_nodes(api, d, missing, cluster.nodes_per_leaf)
             cluster.nodes = max(cluster.nodes, nodes, len(have))
-            _wait_nodes_ready(api, d, cluster.nodes, timeout)
+            _nodes.wait_ready(api, d.name, cluster.nodes, timeout)
         finally:
             api.close()
         cluster.timings["nodes_s"] = round(time.monotonic() - t0, 2)
@@ -251,21 +242,6 @@ def _start(state: Path, d: ClusterDefinition, timeout: float) -> SimCluster:
         raise
     timings["control_plane_s"] = round(time.monotonic() - t0, 2)
     return cluster
-
-
-def _wait_nodes_ready(api: Rest, d: ClusterDefinition, count: int, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        nodes = [n for n in _nodes.list_sim_nodes(api) if n["metadata"]["labels"].get(_nodes.SIM_LABEL) == d.name]
-        ready = _nodes.ready_count(nodes)
-        if ready >= count:
-            return
-        if time.monotonic() > deadline:
-            raise AiinfraError(
-                f"only {ready} of {count} fake nodes became Ready within {timeout:.0f}s "
-                f"(kwok marks them Ready; see logs/kwok.log in the state folder)"
-            )
-        time.sleep(0.25)
 
 
 def status(state_dir: str | Path | None = None) -> SimStatus:

@@ -18,9 +18,11 @@ Example:
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 from aiinfra.definition import ClusterDefinition, RailResourceKind
+from aiinfra.errors import AiinfraError
 from aiinfra.sim.rest import Rest
 
 KWOK_ANNOTATION = "kwok.x-k8s.io/node"
@@ -133,3 +135,19 @@ def ready_count(nodes: list[dict]) -> int:
             if cond.get("type") == "Ready" and cond.get("status") == "True":
                 ready += 1
     return ready
+
+
+def wait_ready(api: Rest, cluster: str, count: int, timeout: float) -> None:
+    """Wait until ``count`` nodes of simulated cluster ``cluster`` report Ready (KWOK sets it)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        nodes = [n for n in list_sim_nodes(api) if n["metadata"]["labels"].get(SIM_LABEL) == cluster]
+        ready = ready_count(nodes)
+        if ready >= count:
+            return
+        if time.monotonic() > deadline:
+            raise AiinfraError(
+                f"only {ready} of {count} fake nodes became Ready within {timeout:.0f}s "
+                f"(kwok marks them Ready; see logs/kwok.log in the state folder)"
+            )
+        time.sleep(0.25)

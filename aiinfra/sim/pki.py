@@ -7,11 +7,12 @@ the user share through one kubeconfig. A separate RSA key pair signs
 service-account tokens. Files are written once; a second call reuses them.
 
 Example:
+    >>> import tempfile
     >>> from pathlib import Path
     >>> from aiinfra.sim.pki import ensure_pki
-    >>> p = ensure_pki(Path("/tmp/x/pki"))          # doctest: +SKIP
-    >>> p.ca_cert.name
-    'ca.crt'
+    >>> p = ensure_pki(Path(tempfile.mkdtemp()) / "pki")
+    >>> p.ca_cert.name, p.complete()
+    ('ca.crt', True)
 """
 
 from __future__ import annotations

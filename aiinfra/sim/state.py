@@ -27,6 +27,14 @@ STATE = "state.json"
 _KEEP = {"logs", MARKER, ".lock"}
 
 
+def default_state_dir() -> Path:
+    """``$AIINFRA_SIM_STATE``, else ``$XDG_STATE_HOME/aiinfra/sim`` (``~/.local/state/aiinfra/sim``)."""
+    if os.environ.get("AIINFRA_SIM_STATE"):
+        return Path(os.environ["AIINFRA_SIM_STATE"])
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "aiinfra" / "sim"
+
+
 def load_state(state: Path) -> dict | None:
     """The recorded cluster, or None when the folder holds none."""
     path = state / STATE
