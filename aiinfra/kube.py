@@ -116,6 +116,7 @@ def api_error(exc: Any, doing: str) -> AiinfraError:
         pass
     if exc.status == 403:
         return AiinfraError(f"{doing}: forbidden ({reason}); ask for RBAC rights in that namespace or pick another")
-    if exc.status == 422:
+    # The API server reports schema violations found while building the apply patch as 500.
+    if exc.status == 422 or (exc.status == 500 and "failed to create typed patch object" in str(reason)):
         return UsageError(f"{doing}: rejected by the API server: {reason}")
     return AiinfraError(f"{doing}: {exc.status} {reason}")
