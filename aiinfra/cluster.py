@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from aiinfra.backend import Backend, ClusterStatus
 from aiinfra.definition import ClusterDefinition, load_definition
@@ -162,11 +162,13 @@ def launch(
     wait: bool = True,
     timeout: float = 600,
     keep_within: str | None = None,
-    progress: Progress | None = None,
+    progress: Progress | Literal["auto"] | None = "auto",
     preflight: bool = True,
 ) -> Cluster:
     """Create a Ray cluster from a definition and (by default) wait until it is ready.
 
+    ``progress="auto"`` shows a status line per change of state in a notebook or
+    terminal; pass None for silence or any callable taking a ClusterStatus.
     ``preflight=False`` skips the check that the nodes can hold the workers
     (the scheduler still decides; its reasons show up while waiting).
 
@@ -188,12 +190,25 @@ def launch(
         backend = KubeRayBackend(d, opts, preflight=preflight)
     handle = Cluster(d, backend)
     backend.create()
+    if progress == "auto":
+        progress = _auto_progress()
     if wait:
         try:
             handle.wait_ready(timeout, progress)
         except KeyboardInterrupt:
             raise AiinfraError(f"interrupted; '{name}' is left as it is: `aiinfra down {name}` removes it") from None
     return handle
+
+
+def _auto_progress() -> Progress | None:
+    """A console display when a person is watching (a terminal or a notebook), else nothing."""
+    import sys
+
+    if sys.stderr.isatty() or "ipykernel" in sys.modules:
+        from aiinfra.progress import ConsoleProgress
+
+        return ConsoleProgress()
+    return None
 
 
 def connect(name: str, namespace: str | None = None, cluster: str | Path | None = None) -> Cluster:
