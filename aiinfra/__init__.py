@@ -2,10 +2,13 @@
 
 Read the package top-down:
 
-- the definition model: ``definition`` (+ ``definition_loader``, ``schema``);
-- what is derived from it: ``nccl_env``, ``kuberay``;
-- what talks to Kubernetes or Ray: ``kube``, ``kuberay_cluster``, ``local_ray``, ``cluster``, ``sim``;
-- what runs on a node: ``discovery``, ``nccl``, ``node_check``, ``nccl_log``, ``placement``, ``train``, ``bench``.
+- the definition model: ``definition`` (+ ``definition_loader``, ``schema``, ``nccl_variables``);
+- what is derived from it: ``nccl_env`` (declared NCCL environment), ``kuberay`` (the RayCluster);
+- what talks to Kubernetes or Ray: ``kube``, ``preflight``, ``portforward``, ``kuberay_cluster``,
+  ``local_ray``, ``backend``, ``cluster`` (launch/connect), ``progress``, ``sim`` (simulated control plane);
+- what runs on a node: ``discovery`` (+ ``discovery_gpu``, ``discovery_rdma``, ``pcie``), ``nccl``,
+  ``node_check`` (+ ``node_check_host``), ``nccl_log`` (+ ``nccl_log_findings``), ``findings``,
+  ``placement`` (+ ``placement_plan``, ``placement_topology``), ``train`` (+ ``train_backend``), ``bench``.
 
 Example:
     >>> import aiinfra
