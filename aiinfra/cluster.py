@@ -10,6 +10,8 @@ Example (in a notebook):
 
 from __future__ import annotations
 
+import os
+import shlex
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -113,7 +115,16 @@ class Cluster:
     ) -> Job:
         """Submit ``entrypoint`` as a Ray job (what `ray job submit` does)."""
         runtime_env = dict(runtime_env or {})
-        if working_dir is not None:
+        if working_dir is not None and getattr(self.backend, "shares_filesystem", False):
+            # The cluster runs on this machine: run in place instead of packaging the
+            # directory. Ray's per-node unpacking of one working_dir into the temp dir
+            # that local nodes share can pull it away from under a running worker.
+            where = Path(working_dir).resolve()
+            entrypoint = f"cd {shlex.quote(str(where))} && {entrypoint}"
+            env_vars = dict(runtime_env.get("env_vars", {}))
+            env_vars["PYTHONPATH"] = os.pathsep.join(p for p in (str(where), env_vars.get("PYTHONPATH", "")) if p)
+            runtime_env["env_vars"] = env_vars
+        elif working_dir is not None:
             runtime_env["working_dir"] = str(working_dir)
             # Ray honours .gitignore; these are never wanted on the cluster either.
             runtime_env.setdefault("excludes", [".git", ".cache", "*.whl", "benchmarks/results"])

@@ -45,6 +45,9 @@ def aiinfra_home() -> Path:
 class LocalRayBackend:
     """A multi-node Ray cluster made of processes on this machine."""
 
+    shares_filesystem = True
+    """Jobs see this machine's files: a working_dir runs in place, not uploaded."""
+
     def __init__(self, definition: ClusterDefinition, name: str, workers: int) -> None:
         self.definition = definition
         self.name = name
