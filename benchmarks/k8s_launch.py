@@ -53,9 +53,14 @@ def main() -> None:
         t0 = time.perf_counter()
         handle = aiinfra.launch(args.cluster, workers=workers, name=name, timeout=1800)
         ready = time.perf_counter() - t0
+        status = handle.status()
+        assert status.ready and status.workers_joined == workers, status
         t0 = time.perf_counter()
         handle.down()
-        print(f"launch {workers:4d} workers -> ready {ready:6.1f}s   down {time.perf_counter() - t0:6.1f}s")
+        print(
+            f"launch {workers:4d} workers -> ready {ready:6.1f}s ({status.workers_joined} worker pods running)"
+            f"   down {time.perf_counter() - t0:6.1f}s"
+        )
     print("peak RSS per process (MiB):")
     for proc_name, proc in cluster.processes.items():
         print(f"  {proc_name:26} {peak_rss_mib(proc.pid):8.0f}")
