@@ -85,6 +85,9 @@ class LocalRayBackend:
                     f"--num-cpus={local.cpus_per_worker}",
                     f"--num-gpus={local.gpus_per_worker}",
                     f"--resources={json.dumps({f'aiinfra_worker_{i}': 1})}",
+                    # All local nodes share one logs folder; the head's log monitor already
+                    # streams every worker's output, a second one would repeat each line.
+                    "--include-log-monitor=false",
                 ],
                 f"worker-{i}",
             )
