@@ -123,9 +123,13 @@ def _worker_group(
     container = {
         "name": "ray-worker",
         "image": opts.image or ray.image,
-        # KubeRay runs these before its own `ray start`: RDMA registers GPU and host
-        # memory, which needs an unlimited memlock limit (granted by IPC_LOCK).
-        "args": ["ulimit -l unlimited"],
+        # KubeRay runs this before its own `ray start` (joined with &&): RDMA registers GPU
+        # and host memory, which needs an unlimited memlock limit. Where the runtime's hard
+        # limit forbids raising it, say so and start Ray anyway rather than never starting.
+        "args": [
+            "ulimit -l unlimited || echo 'aiinfra: cannot raise the memlock limit; RDMA memory "
+            "registration may fail (container runtime LimitMEMLOCK)' >&2"
+        ],
         "resources": {"requests": resources, "limits": resources},
         "securityContext": {"capabilities": {"add": ["IPC_LOCK"]}},
         "env": [
