@@ -50,6 +50,9 @@ class Backend(Protocol):
     def status(self) -> ClusterStatus:
         """Current state, with reasons when not ready."""
 
+    def after_ready(self) -> None:
+        """Once ready: record what only the placed cluster knows (e.g. its nodes' fabric labels)."""
+
     def dashboard(self) -> tuple[str, dict[str, str]]:
         """(Ray dashboard URL reachable from here, HTTP headers such as the auth token)."""
 

@@ -95,6 +95,7 @@ class Cluster:
             if progress:
                 progress(status)
             if status.ready:
+                self.backend.after_ready()
                 return status
             if time.monotonic() > deadline:
                 why = "; ".join(status.reasons) or status.state

@@ -21,6 +21,7 @@ import yaml
 
 from aiinfra.definition import ClusterDefinition, Ray
 from aiinfra.errors import UsageError
+from aiinfra.fabric_labels import K8S_NODE_LABEL, TOPOLOGY_DIR, topology_configmap_name
 from aiinfra.nccl_env import as_dict, declared_env
 
 MANAGED_BY = "app.kubernetes.io/managed-by"
@@ -98,13 +99,15 @@ def _head_group(d: ClusterDefinition, ray: Ray, opts: LaunchOptions, labels: dic
             {"containerPort": 10001, "name": "client"},
         ],
         "env": [*_auth_env(d, opts), {"name": DEFINITION_ENV, "value": _definition_json(d)}],
+        # Job drivers run on the head and plan placement there.
+        "volumeMounts": [_TOPOLOGY_MOUNT],
     }
     return {
         # The head schedules no GPU work unless the definition gives it GPUs.
         "rayStartParams": {"dashboard-host": "0.0.0.0", "num-gpus": str(head.gpus)},
         "template": {
             "metadata": {"labels": {**labels, ROLE_LABEL: "head"}},
-            "spec": {"containers": [container]},
+            "spec": {"containers": [container], "volumes": [_topology_volume(opts.name)]},
         },
     }
 
@@ -128,7 +131,9 @@ def _worker_group(
         # limit forbids raising it, say so and start Ray anyway rather than never starting.
         "args": [
             "ulimit -l unlimited || echo 'aiinfra: cannot raise the memlock limit; RDMA memory "
-            "registration may fail (container runtime LimitMEMLOCK)' >&2"
+            "registration may fail (container runtime LimitMEMLOCK)' >&2; "
+            # The Ray node carries its Kubernetes node's name, the key to its fabric labels.
+            f'export RAY_OVERRIDE_LABELS="{{\\"{K8S_NODE_LABEL}\\":\\"$AIINFRA_NODE_NAME\\"}}"'
         ],
         "resources": {"requests": resources, "limits": resources},
         "securityContext": {"capabilities": {"add": ["IPC_LOCK"]}},
@@ -139,14 +144,17 @@ def _worker_group(
             # Lets rank maps name the Kubernetes node (and so its fabric labels) behind each Ray node.
             {"name": "AIINFRA_NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}},
         ],
-        "volumeMounts": [{"name": "dshm", "mountPath": "/dev/shm"}],
+        "volumeMounts": [{"name": "dshm", "mountPath": "/dev/shm"}, _TOPOLOGY_MOUNT],
     }
     spec: dict[str, Any] = {
         "containers": [container],
         "nodeSelector": {"nvidia.com/gpu.product": d.gpu.product},
         "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}],
         # NCCL's SHM transport and Ray's object store need far more than the 64 MiB default.
-        "volumes": [{"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": f"{w.shm_gib}Gi"}}],
+        "volumes": [
+            {"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": f"{w.shm_gib}Gi"}},
+            _topology_volume(opts.name),
+        ],
     }
     affinity = _affinity(d, opts.name, keep)
     if affinity:
@@ -168,6 +176,14 @@ def _worker_group(
         },
         "template": {"metadata": metadata, "spec": spec},
     }
+
+
+_TOPOLOGY_MOUNT = {"name": "aiinfra-topology", "mountPath": TOPOLOGY_DIR, "readOnly": True}
+
+
+def _topology_volume(name: str) -> dict[str, Any]:
+    # Optional: the ConfigMap is written by launch() once the pods are placed.
+    return {"name": "aiinfra-topology", "configMap": {"name": topology_configmap_name(name), "optional": True}}
 
 
 def _affinity(d: ClusterDefinition, name: str, keep: str | None) -> dict[str, Any]:

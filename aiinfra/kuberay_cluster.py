@@ -24,6 +24,7 @@ from typing import Any
 from aiinfra.backend import ClusterStatus, NodeStatus
 from aiinfra.definition import ClusterDefinition, definition_from_env
 from aiinfra.errors import AiinfraError, ClusterNotFound, UsageError
+from aiinfra.fabric_labels import TOPOLOGY_KEY, topology_configmap_name
 from aiinfra.kube import Kube, api_error
 from aiinfra.kuberay import MANAGED_BY, TOKEN_KEY, LaunchOptions, raycluster, token_secret_name
 from aiinfra.portforward import PortForward
@@ -135,6 +136,31 @@ class KubeRayBackend:
             reasons.append(f"KubeRay reports state '{state}'")
         url = self._forward.url if self._forward else None
         return ClusterStatus(self.name, "kubernetes", state, ready, wanted, joined, url, nodes, sorted(set(reasons)))
+
+    def after_ready(self) -> None:
+        """Publish the fabric labels of the nodes the pods landed on (aiinfra.fabric_labels)."""
+        keys = self.definition.topology.labels
+        if not keys:
+            return
+        obj = self.kube.get(API, "RayCluster", self.name, self.namespace)
+        pods = self.kube.core.list_namespaced_pod(self.namespace, label_selector=f"ray.io/cluster={self.name}").items
+        table: dict[str, dict[str, str]] = {}
+        for node_name in sorted({p.spec.node_name for p in pods if p.spec.node_name}):
+            labels = self.kube.core.read_node(node_name).metadata.labels or {}
+            table[node_name] = {k: labels[k] for k in keys if k in labels}
+        owner = {"apiVersion": API, "kind": "RayCluster", "name": self.name, "uid": (obj or {})["metadata"]["uid"]}
+        self.kube.apply({
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {
+                "name": topology_configmap_name(self.name),
+                "namespace": self.namespace,
+                "labels": {MANAGED_BY: "aiinfra", "aiinfra.io/cluster": self.name},
+                # Deleted with the RayCluster by the garbage collector.
+                "ownerReferences": [owner],
+            },
+            "data": {TOPOLOGY_KEY: json.dumps(table, indent=1, sort_keys=True)},
+        })
 
     def _pending_reasons(self, pod: Any) -> list[str]:
         out = []

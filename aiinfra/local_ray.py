@@ -105,6 +105,9 @@ class LocalRayBackend:
             self.name, "local", "ready" if ready else "starting", ready, self.workers, len(workers), url, nodes, reasons
         )
 
+    def after_ready(self) -> None:
+        """Nothing to publish: local nodes carry no fabric labels."""
+
     def dashboard(self) -> tuple[str, dict[str, str]]:
         state = self._state()
         if state is None:

@@ -26,6 +26,7 @@ from typing import Any
 
 from aiinfra.definition import ClusterDefinition, definition_from_env, load_definition
 from aiinfra.errors import LaunchTimeout
+from aiinfra.fabric_labels import load_fabric_labels, with_fabric_labels
 from aiinfra.kuberay import RAILS_RESOURCE
 from aiinfra.placement_plan import STRATEGIES, NodeInfo, Plan, plan
 from aiinfra.placement_topology import RankSlot
@@ -70,13 +71,15 @@ def nodes_from_ray() -> list[NodeInfo]:
         log.debug("per-node free resources unavailable; planning on totals", exc_info=True)
         free = None
     out = []
+    # In a RayCluster, fabric labels come from the Kubernetes nodes (see aiinfra.fabric_labels).
+    fabric = load_fabric_labels()
     for n in ray.nodes():
         if not n.get("Alive"):
             continue
         node_id = n["NodeID"]
         available = None if free is None else free.get(node_id, {})
-        out.append(NodeInfo(node_id, n.get("NodeManagerAddress", ""), n.get("Resources", {}), available,
-                            n.get("Labels") or {}))  # fmt: skip
+        labels = with_fabric_labels(n.get("Labels") or {}, fabric)
+        out.append(NodeInfo(node_id, n.get("NodeManagerAddress", ""), n.get("Resources", {}), available, labels))
     return out
 
 

@@ -120,3 +120,23 @@ def test_rendered_rayclusters_pass_server_side_dry_run(
     served = kube.apply(obj, dry_run=True)
     assert served["spec"]["workerGroupSpecs"][0]["template"]["spec"]["containers"][0]["resources"]
     assert kube.get("ray.io/v1", "RayCluster", "dry", namespace) is None
+
+
+def test_fabric_labels_are_published_for_the_pods_nodes(sim_cluster: Any, kube: Kube, namespace: str) -> None:
+    import json
+
+    name = f"fab-{uuid.uuid4().hex[:6]}"
+    cluster = aiinfra.launch(A800, workers=2, name=name, namespace=namespace, timeout=180)
+    try:
+        cm = kube.core.read_namespaced_config_map(f"{name}-topology", namespace)
+        table = json.loads(cm.data["nodes.json"])
+        nodes = {p.spec.node_name for p in pods(kube, namespace, name)}
+        assert set(table) == nodes
+        for node, labels in table.items():
+            assert labels[LEAF] == kube.core.read_node(node).metadata.labels[LEAF]
+        assert cm.metadata.owner_references[0].kind == "RayCluster"
+        worker = next(p for p in pods(kube, namespace, name) if p.metadata.labels["ray.io/node-type"] == "worker")
+        mounts = {m.mount_path for m in worker.spec.containers[0].volume_mounts}
+        assert "/etc/aiinfra/topology" in mounts
+    finally:
+        cluster.down()
