@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import os
 import secrets
 import time
@@ -31,6 +32,7 @@ from aiinfra.portforward import PortForward
 from aiinfra.preflight import fit, node_rooms
 
 API = "ray.io/v1"
+log = logging.getLogger(__name__)
 
 
 class KubeRayBackend:
@@ -146,7 +148,13 @@ class KubeRayBackend:
         pods = self.kube.core.list_namespaced_pod(self.namespace, label_selector=f"ray.io/cluster={self.name}").items
         table: dict[str, dict[str, str]] = {}
         for node_name in sorted({p.spec.node_name for p in pods if p.spec.node_name}):
-            labels = self.kube.core.read_node(node_name).metadata.labels or {}
+            try:
+                labels = self.kube.core.read_node(node_name).metadata.labels or {}
+            except self.kube.client.exceptions.ApiException as exc:
+                if exc.status == 403:  # no right to read nodes: placement then goes without fabric labels
+                    log.warning("cannot read node %s (forbidden): fabric labels not published", node_name)
+                    return
+                raise api_error(exc, f"reading node {node_name}") from None
             table[node_name] = {k: labels[k] for k in keys if k in labels}
         owner = {"apiVersion": API, "kind": "RayCluster", "name": self.name, "uid": (obj or {})["metadata"]["uid"]}
         self.kube.apply({
