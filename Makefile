@@ -4,7 +4,7 @@ PYTEST  = $(PYTHON) -m pytest
 K8S_TOOLS ?= $(CURDIR)/.cache/k8s-tools/bin
 export AIINFRA_K8S_TOOLS := $(K8S_TOOLS)
 
-.PHONY: install lint test test-fast golden demo demo-k8s k8s-tools bench clean
+.PHONY: install lint test test-fast golden demo demo-k8s k8s-tools k8s-crds bench bench-k8s clean
 
 install:            ## the package with training extras and dev tools
 	$(PYTHON) -m pip install -q -e '.[train,dev]'
@@ -26,6 +26,9 @@ golden:             ## rewrite golden files (RayClusters, schema, CLI outputs); 
 k8s-tools:          ## build etcd, kube-*, kwok, ray-operator, helm from Go modules (no-op when fresh)
 	bash tests/k8s/build.sh
 
+k8s-crds:           ## download the CRD modules (KubeRay, Multus, network operators, prometheus-operator)
+	bash tests/k8s/crds.sh >/dev/null
+
 demo:               ## launch the local default, submit the DDP example, print its logs, tear down
 	$(PYTHON) examples/launch_local.py
 
@@ -34,6 +37,10 @@ demo-k8s: k8s-tools ## simulated 4-node A800 cluster: launch a RayCluster on it 
 
 bench:              ## launch latency and driver memory on the local default
 	$(PYTHON) benchmarks/launch_latency.py
+
+bench-k8s: k8s-tools ## build times, sim up with 4 and 1000 nodes, launch() to ready for 2 and 64 workers
+	$(PYTHON) benchmarks/k8s_tools_build.py --nodes 4 1000
+	$(PYTHON) benchmarks/k8s_launch.py --nodes 64 --workers 2 64
 
 clean:
 	rm -rf .pytest_cache .mypy_cache .ruff_cache build *.egg-info
