@@ -14,7 +14,7 @@ lint:               ## ruff and mypy over the package, tests, examples and bench
 	$(PYTHON) -m mypy
 
 # pytest exits 5 when it collected nothing; for a marker-filtered run that is not a failure.
-test: lint          ## everything: lint, goldens, unit tests, local Ray e2e, simulated Kubernetes e2e
+test: install k8s-tools lint ## everything (installs and builds what it needs first): lint, goldens, unit tests, e2e
 	$(PYTEST) -q -ra tests; rc=$$?; [ $$rc -eq 5 ] && exit 0; exit $$rc
 
 test-fast:          ## no Ray clusters, no Kubernetes
