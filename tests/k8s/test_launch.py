@@ -140,3 +140,26 @@ def test_fabric_labels_are_published_for_the_pods_nodes(sim_cluster: Any, kube: 
         assert "/etc/aiinfra/topology" in mounts
     finally:
         cluster.down()
+
+
+def test_token_auth_keeps_the_token_in_a_secret(sim_cluster: Any, kube: Kube, namespace: str, tmp_path: Path) -> None:
+    import base64
+
+    data = yaml.safe_load(A800.read_text())
+    data["ray"]["auth"] = "token"
+    path = tmp_path / "a800-token.yaml"
+    path.write_text(yaml.safe_dump(data))
+    cluster = aiinfra.launch(path, workers=1, name="tok", namespace=namespace, timeout=180)
+    try:
+        secret = kube.core.read_namespaced_secret("tok-ray-token", namespace)
+        token = base64.b64decode(secret.data["auth_token"]).decode()
+        assert len(token) >= 32
+        rc = kube.get("ray.io/v1", "RayCluster", "tok", namespace)
+        assert token not in yaml.safe_dump(rc)
+        worker = next(p for p in pods(kube, namespace, "tok") if p.metadata.labels["ray.io/node-type"] == "worker")
+        ref = next(e for e in worker.spec.containers[0].env if e.name == "RAY_AUTH_TOKEN")
+        assert ref.value_from.secret_key_ref.name == "tok-ray-token"
+    finally:
+        cluster.down()
+    with pytest.raises(kube.client.exceptions.ApiException):
+        kube.core.read_namespaced_secret("tok-ray-token", namespace)
