@@ -1,7 +1,7 @@
 """A finding: one thing a check found, with the device, severity and what to do.
 
-Shared by the node check (:mod:`aiinfra.node_check`) and the NCCL log
-analysis (:mod:`aiinfra.nccl_log`). Errors make the CLI exit 1; warnings and
+Shared by the node check (:mod:`aiinfra.node.checks.rails`) and the NCCL log
+analysis (:mod:`aiinfra.nccl.log`). Errors make the CLI exit 1; warnings and
 info never do.
 
 Example:

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 import aiinfra
-from aiinfra.progress import ConsoleProgress
+from aiinfra.launch.progress import ConsoleProgress
 
 ROOT = Path(__file__).resolve().parent.parent
 

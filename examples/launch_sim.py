@@ -16,7 +16,7 @@ from pathlib import Path
 
 import aiinfra
 from aiinfra import sim
-from aiinfra.progress import ConsoleProgress
+from aiinfra.launch.progress import ConsoleProgress
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -10,7 +10,7 @@ from aiinfra.bench.report import format_table, to_json
 from aiinfra.bench.results import Layout, Member, assemble
 from aiinfra.bench.worker import WorkerReport
 from aiinfra.cli import main
-from aiinfra.definition import load_definition
+from aiinfra.definition.loader import load_definition
 
 GIB = 2**30
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from aiinfra.definition import load_definition
+from aiinfra.definition.loader import load_definition
 from aiinfra.errors import DefinitionError
 
 ROOT = Path(__file__).resolve().parent.parent

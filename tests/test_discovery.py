@@ -11,10 +11,10 @@ from types import ModuleType
 
 import pytest
 
-from aiinfra.discovery import detect_gpudirect, discover_node
-from aiinfra.discovery_gpu import GpuDiscoveryError, RecordedNvml, discover_gpus, record_nvml
-from aiinfra.discovery_rdma import Gid, discover_rdma
-from aiinfra.pcie import PciDistance, PciLocation, distance, locate, normalize_bdf, pci_distance
+from aiinfra.node.discovery import detect_gpudirect, discover_node
+from aiinfra.node.gpu import GpuDiscoveryError, RecordedNvml, discover_gpus, record_nvml
+from aiinfra.node.pcie import PciDistance, PciLocation, distance, locate, normalize_bdf, pci_distance
+from aiinfra.node.rdma import Gid, discover_rdma
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SYSFS = FIXTURES / "sysfs"

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from aiinfra.fabric_labels import K8S_NODE_LABEL, load_fabric_labels, with_fabric_labels
-from aiinfra.placement_plan import NodeInfo, plan
+from aiinfra.contract import K8S_NODE_LABEL
+from aiinfra.placement.fabric_labels import load_fabric_labels, with_fabric_labels
+from aiinfra.placement.plan import NodeInfo, plan
 
 LEAF = "network.topology.nvidia.com/leaf"
 

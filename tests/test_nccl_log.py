@@ -1,4 +1,4 @@
-"""NCCL_DEBUG=INFO log parsing (aiinfra.nccl_log) and ``aiinfra nccl log``.
+"""NCCL_DEBUG=INFO log parsing (aiinfra.nccl.log) and ``aiinfra nccl log``.
 
 The 2x H200 logs are real captures (NCCL 2.28.9, torch): the shared one (P2P/CUMEM),
 and two recorded here on the device machine with NCCL_P2P_DISABLE=1 (SHM) and with
@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from aiinfra.cli import main
-from aiinfra.nccl_log import NcclLogReport, classify, parse_nccl_log
+from aiinfra.nccl.log import NcclLogReport, classify, parse_nccl_log
 
 LOGS = Path(__file__).parent / "fixtures" / "nccl"
 H200 = LOGS / "2xh200-nccl2.28-torch-allreduce-allgather.log"

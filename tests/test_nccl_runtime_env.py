@@ -1,4 +1,4 @@
-"""The node's NCCL environment (aiinfra.nccl) and ``aiinfra nccl env``."""
+"""The node's NCCL environment (aiinfra.nccl.node_env) and ``aiinfra nccl env``."""
 
 from __future__ import annotations
 
@@ -10,10 +10,12 @@ from pathlib import Path
 import pytest
 
 from aiinfra.cli import main
-from aiinfra.definition import ClusterDefinition, GpuDirect, load_definition
-from aiinfra.discovery import NodeInventory, discover_node
-from aiinfra.discovery_gpu import RecordedNvml
-from aiinfra.nccl import apply_env, as_dict, data_ports, node_env
+from aiinfra.definition.loader import load_definition
+from aiinfra.definition.model import ClusterDefinition, GpuDirect
+from aiinfra.nccl.node_env import apply_env, as_dict, node_env
+from aiinfra.node.data_ports import data_ports
+from aiinfra.node.discovery import NodeInventory, discover_node
+from aiinfra.node.gpu import RecordedNvml
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"

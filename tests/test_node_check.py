@@ -1,4 +1,4 @@
-"""Node findings (aiinfra.node_check) and ``aiinfra node check``."""
+"""Node findings (aiinfra.node.checks.rails) and ``aiinfra node check``."""
 
 from __future__ import annotations
 
@@ -10,11 +10,12 @@ from pathlib import Path
 import pytest
 
 from aiinfra.cli import main
-from aiinfra.definition import ClusterDefinition, LinkLayer, load_definition
-from aiinfra.discovery import NodeInventory, discover_node
-from aiinfra.discovery_gpu import RecordedNvml
+from aiinfra.definition.loader import load_definition
+from aiinfra.definition.model import ClusterDefinition, LinkLayer
 from aiinfra.findings import TRANSPORT_KNOBS
-from aiinfra.node_check import Finding, check_node, failed
+from aiinfra.node.checks.rails import Finding, check_node, failed
+from aiinfra.node.discovery import NodeInventory, discover_node
+from aiinfra.node.gpu import RecordedNvml
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from aiinfra.errors import AiinfraError, UsageError
-from aiinfra.placement_plan import NodeInfo, plan
-from aiinfra.placement_topology import WorkerSpot, leaf_order_report, ring_crossings, topology_rank_order
+from aiinfra.placement.plan import NodeInfo, plan
+from aiinfra.placement.topology import WorkerSpot, leaf_order_report, ring_crossings, topology_rank_order
 
 LEAF = "network.topology.nvidia.com/leaf"
 SPINE = "network.topology.nvidia.com/spine"

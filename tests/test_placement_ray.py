@@ -16,7 +16,7 @@ from ray.cluster_utils import Cluster  # noqa: E402
 from ray.util.placement_group import placement_group, placement_group_table, remove_placement_group  # noqa: E402
 
 from aiinfra.errors import AiinfraError, LaunchTimeout  # noqa: E402
-from aiinfra.placement import nodes_from_ray, place  # noqa: E402
+from aiinfra.placement.ray import nodes_from_ray, place  # noqa: E402
 
 pytestmark = pytest.mark.ray
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from aiinfra.definition import load_definition
-from aiinfra.kuberay import LaunchOptions, raycluster, to_yaml
-from aiinfra.schema import definition_reference, definition_schema_text
+from aiinfra.definition.loader import load_definition
+from aiinfra.definition.schema import definition_reference, definition_schema_text
+from aiinfra.k8s.raycluster import LaunchOptions, raycluster, to_yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 KUBERNETES = sorted(p for p in (ROOT / "clusters").glob("*.yaml") if load_definition(p).backend == "kubernetes")

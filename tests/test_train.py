@@ -21,7 +21,7 @@ pytest.importorskip("torch")
 from ray.cluster_utils import Cluster  # noqa: E402
 
 from aiinfra.errors import AiinfraError, UsageError  # noqa: E402
-from aiinfra.train import fit, rank_map  # noqa: E402
+from aiinfra.train.trainer import fit, rank_map  # noqa: E402
 
 pytestmark = pytest.mark.ray
 
@@ -52,7 +52,7 @@ def _train_loop(config: dict[str, Any]) -> None:
     from torch import nn
     from torch.nn.parallel import DistributedDataParallel
 
-    from aiinfra.train import report, world_info
+    from aiinfra.train.trainer import report, world_info
 
     info = world_info()
     g = torch.Generator().manual_seed(0)

@@ -19,9 +19,9 @@ from typing import Any
 
 from aiinfra.bench import verdict
 from aiinfra.bench.collectives import SizeResult
-from aiinfra.bench.transports import summarize
+from aiinfra.bench.transport_summary import summarize
 from aiinfra.bench.worker import WorkerReport
-from aiinfra.definition import ClusterDefinition
+from aiinfra.definition.model import ClusterDefinition
 
 
 @dataclass(frozen=True)

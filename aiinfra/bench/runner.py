@@ -31,12 +31,12 @@ import traceback
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from aiinfra.bench import placing
+from aiinfra.bench import layout as bench_layout
 from aiinfra.bench.bandwidth import size_sweep
 from aiinfra.bench.collectives import MeasureSpec
 from aiinfra.bench.results import BenchResult, Layout, Member, assemble
 from aiinfra.bench.worker import WorkerReport, WorkerTask, free_port, host_ip, run_task
-from aiinfra.definition import ClusterDefinition
+from aiinfra.definition.model import ClusterDefinition
 from aiinfra.errors import AiinfraError, UsageError
 
 MODES = ("intra", "rail", "job")
@@ -208,13 +208,13 @@ def _run_on_ray(config: BenchConfig, started: float) -> BenchResult:
     n = config.gpus or (gpus_total or 2)
     if per_worker_gpu and n > gpus_total:
         raise UsageError(f"{n} GPUs asked for, the Ray cluster has {gpus_total}")
-    placed = placing.place_workers(n, per_worker_gpu, config.definition, config.timeout_s)
+    placed = bench_layout.place_workers(n, per_worker_gpu, config.definition, config.timeout_s)
     actor_cls: Any = ray.remote(BenchActor)
     actors = [actor_cls.options(**opts).remote() for opts in placed.options]
     try:
         where = ray.get([a.where.remote() for a in actors], timeout=config.timeout_s)
         members = [Member(w["host"], w["node_id"], w["ip"], w["gpu"], i) for i, w in enumerate(where)]
-        layouts = placing.layouts(config.mode, members, config.definition)
+        layouts = bench_layout.layouts(config.mode, members, config.definition)
         env = worker_env(config)
         pending = []
         for layout in layouts:

@@ -96,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
     from aiinfra.bench.collectives import MeasureSpec
     from aiinfra.bench.report import format_table, write_json, write_plot
     from aiinfra.bench.runner import BenchConfig, run_local, run_ray
-    from aiinfra.definition import load_definition
+    from aiinfra.definition.loader import load_definition
 
     if args.gpus is not None and args.gpus < 1:
         raise UsageError("--gpus must be at least 1")

@@ -6,8 +6,8 @@ import argparse
 import json
 from dataclasses import asdict
 
-from aiinfra.cluster import connect, launch
-from aiinfra.progress import ConsoleProgress
+from aiinfra.launch.cluster import connect, launch
+from aiinfra.launch.progress import ConsoleProgress
 
 
 def register(sub: argparse._SubParsersAction) -> None:

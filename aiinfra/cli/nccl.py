@@ -19,8 +19,8 @@ from pathlib import Path
 from aiinfra.cli.node import add_node_arguments, resolve
 from aiinfra.errors import UsageError
 from aiinfra.findings import failed
-from aiinfra.nccl import node_env
-from aiinfra.nccl_log import NcclLogReport, parse_nccl_log
+from aiinfra.nccl.log import NcclLogReport, parse_nccl_log
+from aiinfra.nccl.node_env import node_env
 
 
 def register(sub: argparse._SubParsersAction) -> None:

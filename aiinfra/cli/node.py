@@ -18,12 +18,13 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from aiinfra.definition import ClusterDefinition, definition_from_env, load_definition
-from aiinfra.discovery import NodeInventory, discover_node
-from aiinfra.discovery_gpu import RecordedNvml
+from aiinfra.definition.loader import load_definition
+from aiinfra.definition.model import ClusterDefinition, definition_from_env
 from aiinfra.errors import UsageError
-from aiinfra.nccl import data_ports
-from aiinfra.node_check import Finding, check_node, failed
+from aiinfra.node.checks.rails import Finding, check_node, failed
+from aiinfra.node.data_ports import data_ports
+from aiinfra.node.discovery import NodeInventory, discover_node
+from aiinfra.node.gpu import RecordedNvml
 
 
 def register(sub: argparse._SubParsersAction) -> None:

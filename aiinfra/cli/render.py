@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from aiinfra.definition import load_definition
-from aiinfra.kuberay import LaunchOptions, raycluster, to_yaml
+from aiinfra.definition.loader import load_definition
+from aiinfra.k8s.raycluster import LaunchOptions, raycluster, to_yaml
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from aiinfra.definition import load_definition
-from aiinfra.definition_loader import definition_warnings
+from aiinfra.definition.loader import definition_warnings, load_definition
 from aiinfra.errors import DefinitionError
 
 

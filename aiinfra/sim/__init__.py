@@ -22,7 +22,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from aiinfra.definition import ClusterDefinition, load_definition
+from aiinfra.definition.loader import load_definition
+from aiinfra.definition.model import ClusterDefinition
 from aiinfra.errors import AiinfraError, UsageError
 from aiinfra.sim import nodes as _nodes
 from aiinfra.sim import processes as _proc

@@ -21,7 +21,7 @@ from __future__ import annotations
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from aiinfra.definition import ClusterDefinition, RailResourceKind
+from aiinfra.definition.model import ClusterDefinition, RailResourceKind
 from aiinfra.errors import AiinfraError
 from aiinfra.sim.rest import Rest
 

@@ -104,8 +104,8 @@ def _interrupt(signum: int, frame: object) -> None:
 
 @pytest.fixture(scope="session")
 def kube(sim_cluster):
-    """``aiinfra.kube.Kube`` bound to the simulated cluster."""
-    from aiinfra.kube import Kube
+    """``aiinfra.k8s.client.Kube`` bound to the simulated cluster."""
+    from aiinfra.k8s.client import Kube
 
     return Kube(kubeconfig=sim_cluster.kubeconfig)
 

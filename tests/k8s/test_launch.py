@@ -12,8 +12,8 @@ import yaml
 
 import aiinfra
 from aiinfra.errors import AiinfraError, LaunchTimeout, UsageError
-from aiinfra.kube import Kube
-from aiinfra.kuberay import LaunchOptions, raycluster
+from aiinfra.k8s.client import Kube
+from aiinfra.k8s.raycluster import LaunchOptions, raycluster
 
 ROOT = Path(__file__).resolve().parents[2]
 A800 = ROOT / "clusters" / "a800-ib.yaml"

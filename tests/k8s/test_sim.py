@@ -9,9 +9,9 @@ import pytest
 from kubernetes.utils import parse_quantity
 
 from aiinfra import sim
-from aiinfra.definition import load_definition
+from aiinfra.definition.loader import load_definition
 from aiinfra.errors import AiinfraError, UsageError
-from aiinfra.kuberay import LaunchOptions, raycluster
+from aiinfra.k8s.raycluster import LaunchOptions, raycluster
 from aiinfra.sim.nodes import SIM_LABEL
 
 ROOT = Path(__file__).resolve().parents[2]

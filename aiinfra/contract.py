@@ -1,0 +1,57 @@
+"""Every name that crosses the pod boundary: what the renderer writes into a pod spec and
+what code inside the pod reads back.
+
+The renderer (``aiinfra.k8s.raycluster``), the live backends and in-pod code (placement,
+training, the benchmarks) all take these names from here, so in-pod code never imports
+the renderer and the two sides cannot drift apart.
+
+Example:
+    >>> topology_configmap_name("demo"), f"{TOPOLOGY_DIR}/{TOPOLOGY_KEY}"
+    ('demo-topology', '/etc/aiinfra/topology/nodes.json')
+"""
+
+from __future__ import annotations
+
+# Kubernetes metadata on every object aiinfra creates.
+MANAGED_BY = "app.kubernetes.io/managed-by"
+CLUSTER_LABEL = "aiinfra.io/cluster"
+ROLE_LABEL = "aiinfra.io/role"
+DEFINITION_LABEL = "aiinfra.io/definition"
+NETWORKS_ANNOTATION = "k8s.v1.cni.cncf.io/networks"
+TOKEN_KEY = "auth_token"
+"""Key of the Ray auth token in the cluster's Secret."""
+
+# Environment of every Ray pod.
+DEFINITION_ENV = "AIINFRA_DEFINITION"
+"""The cluster definition as JSON, so in-pod code knows the rails without reading a file."""
+NODE_NAME_ENV = "AIINFRA_NODE_NAME"
+"""The Kubernetes node the pod runs on (downward API)."""
+
+# Ray labels and resources.
+K8S_NODE_LABEL = "aiinfra.io/k8s-node"
+"""Ray node label carrying the Kubernetes node name (a pod cannot read its node's labels)."""
+RAILS_RESOURCE = "aiinfra_rails"
+"""Ray resource advertising how many data rails a worker holds, so placement groups can ask
+for whole nodes with their rails."""
+
+# The fabric-label ConfigMap mounted in every pod.
+TOPOLOGY_DIR = "/etc/aiinfra/topology"
+TOPOLOGY_KEY = "nodes.json"
+TOPOLOGY_FILE_ENV = "AIINFRA_TOPOLOGY_FILE"
+
+# Environment aiinfra.train sets on its own Ray Train workers.
+RANK_MAP_ENV = "AIINFRA_RANK_MAP"
+"""JSON list of RankSlot dicts, set on every worker: rank -> node, local rank, leaf."""
+BACKEND_ENV = "AIINFRA_DIST_BACKEND"
+SINK_ENV = "AIINFRA_REPORT_SINK"
+"""Name of the fit's ReportSink actor, for aiinfra.train.report on rank 0."""
+
+
+def topology_configmap_name(cluster: str) -> str:
+    """The ConfigMap holding a cluster's node -> fabric labels map.
+
+    Example:
+        >>> topology_configmap_name("demo")
+        'demo-topology'
+    """
+    return f"{cluster}-topology"

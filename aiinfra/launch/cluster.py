@@ -1,0 +1,248 @@
+"""The notebook API: launch a Ray cluster, submit jobs, read logs, tear down.
+
+Example (in a notebook):
+    >>> import aiinfra
+    >>> cluster = aiinfra.launch("clusters/local.yaml", workers=2)      # doctest: +SKIP
+    >>> job = cluster.submit("python examples/train_ddp.py", working_dir=".")  # doctest: +SKIP
+    >>> for line in job.logs(follow=True): print(line)                  # doctest: +SKIP
+    >>> cluster.down()                                                   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, Literal
+
+from aiinfra.definition.loader import load_definition
+from aiinfra.definition.model import ClusterDefinition
+from aiinfra.errors import AiinfraError, ClusterNotFound, LaunchTimeout, UsageError
+from aiinfra.launch.local import LocalRayBackend, local_cluster_names, local_definition_path
+from aiinfra.launch.protocol import Backend, ClusterStatus
+
+Progress = Callable[[ClusterStatus], None]
+_TERMINAL = {"SUCCEEDED", "FAILED", "STOPPED"}
+
+
+class Job:
+    """A Ray job submitted through the cluster's dashboard (Ray's JobSubmissionClient)."""
+
+    def __init__(self, client: Any, job_id: str) -> None:
+        self._client = client
+        self.id = job_id
+
+    def status(self) -> str:
+        """PENDING, RUNNING, SUCCEEDED, FAILED or STOPPED."""
+        return str(self._client.get_job_status(self.id).value)
+
+    def message(self) -> str:
+        """Ray's one-line account of the job (why it failed, when it did)."""
+        return str(self._client.get_job_info(self.id).message or "")
+
+    def logs(self, follow: bool = False) -> Iterator[str]:
+        """Log lines so far, or (follow=True) every line until the job ends.
+
+        Example:
+            >>> for line in job.logs(follow=True): print(line)  # doctest: +SKIP
+        """
+        if not follow:
+            yield from self._client.get_job_logs(self.id).splitlines()
+            return
+        shown = 0
+        while True:
+            done = self.status() in _TERMINAL
+            lines = self._client.get_job_logs(self.id).splitlines()
+            yield from lines[shown:]
+            shown = len(lines)
+            if done:
+                return
+            time.sleep(0.5)
+
+    def wait(self, timeout: float = 3600) -> str:
+        """Block until the job ends; return its final status."""
+        deadline = time.monotonic() + timeout
+        while (state := self.status()) not in _TERMINAL:
+            if time.monotonic() > deadline:
+                raise LaunchTimeout(f"job {self.id} still {state} after {timeout:.0f}s")
+            time.sleep(0.5)
+        return state
+
+    def stop(self) -> None:
+        """Ask Ray to stop the job."""
+        self._client.stop_job(self.id)
+
+
+class Cluster:
+    """A handle on one Ray cluster, local or on Kubernetes."""
+
+    def __init__(self, definition: ClusterDefinition, backend: Backend) -> None:
+        self.definition = definition
+        self.backend = backend
+        self.name = backend.name
+        self._client: Any = None
+
+    def status(self) -> ClusterStatus:
+        """Current state; ``ready`` only once every worker has joined Ray."""
+        return self.backend.status()
+
+    def wait_ready(self, timeout: float = 600, progress: Progress | None = None) -> ClusterStatus:
+        """Block until ready; on timeout, raise with the reasons (e.g. the scheduler's)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            status = self.backend.status()
+            if progress:
+                progress(status)
+            if status.ready:
+                self.backend.after_ready()
+                return status
+            if time.monotonic() > deadline:
+                why = "; ".join(status.reasons) or status.state
+                raise LaunchTimeout(f"cluster '{self.name}' not ready after {timeout:.0f}s: {why}")
+            time.sleep(1.0)
+
+    @property
+    def dashboard_url(self) -> str:
+        """The Ray dashboard, reachable from this machine (port-forwarded on Kubernetes)."""
+        return self.backend.dashboard()[0]
+
+    def submit(
+        self,
+        entrypoint: str,
+        runtime_env: dict[str, Any] | None = None,
+        working_dir: str | Path | None = None,
+        env: dict[str, str] | None = None,
+    ) -> Job:
+        """Submit ``entrypoint`` as a Ray job (what `ray job submit` does)."""
+        runtime_env = dict(runtime_env or {})
+        if working_dir is not None and getattr(self.backend, "shares_filesystem", False):
+            # The cluster runs on this machine: run in place instead of packaging the
+            # directory. Ray's per-node unpacking of one working_dir into the temp dir
+            # that local nodes share can pull it away from under a running worker.
+            where = Path(working_dir).resolve()
+            entrypoint = f"cd {shlex.quote(str(where))} && {entrypoint}"
+            env_vars = dict(runtime_env.get("env_vars", {}))
+            env_vars["PYTHONPATH"] = os.pathsep.join(p for p in (str(where), env_vars.get("PYTHONPATH", "")) if p)
+            runtime_env["env_vars"] = env_vars
+        elif working_dir is not None:
+            runtime_env["working_dir"] = str(working_dir)
+            # Ray honours .gitignore; these are never wanted on the cluster either.
+            runtime_env.setdefault("excludes", [".git", ".cache", "*.whl", "benchmarks/results"])
+        if env:
+            runtime_env["env_vars"] = {**runtime_env.get("env_vars", {}), **env}
+        # Ray's job agent on the head comes up a little after the node joins: retry that one case.
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                job_id = self._jobs().submit_job(entrypoint=entrypoint, runtime_env=runtime_env or None)
+                return Job(self._jobs(), job_id)
+            except RuntimeError as exc:
+                if "No available agent" not in str(exc) or time.monotonic() > deadline:
+                    raise AiinfraError(f"submitting to '{self.name}' failed: {exc}") from None
+                time.sleep(1.0)
+
+    def job(self, job_id: str) -> Job:
+        """A handle on a job submitted earlier."""
+        return Job(self._jobs(), job_id)
+
+    def down(self) -> None:
+        """Delete the cluster and everything aiinfra created for it."""
+        self._client = None
+        self.backend.delete()
+
+    def _jobs(self) -> Any:
+        if self._client is None:
+            from ray.job_submission import JobSubmissionClient
+
+            url, headers = self.backend.dashboard()
+            try:
+                self._client = JobSubmissionClient(url, headers=headers or None)
+            except (ConnectionError, RuntimeError) as exc:
+                raise AiinfraError(f"cannot reach the Ray dashboard of '{self.name}' at {url}: {exc}") from None
+        return self._client
+
+    def __repr__(self) -> str:
+        return f"Cluster(name={self.name!r}, definition={self.definition.name!r})"
+
+
+def launch(
+    cluster: str | Path | ClusterDefinition = "clusters/local.yaml",
+    workers: int | None = None,
+    name: str | None = None,
+    namespace: str | None = None,
+    wait: bool = True,
+    timeout: float = 600,
+    keep_within: str | None = None,
+    progress: Progress | Literal["auto"] | None = "auto",
+    preflight: bool = True,
+) -> Cluster:
+    """Create a Ray cluster from a definition and (by default) wait until it is ready.
+
+    ``progress="auto"`` shows a status line per change of state in a notebook or
+    terminal; pass None for silence or any callable taking a ClusterStatus.
+    ``preflight=False`` skips the check that the nodes can hold the workers
+    (the scheduler still decides; its reasons show up while waiting).
+
+    Example:
+        >>> c = launch("clusters/local.yaml", workers=2, name="demo")  # doctest: +SKIP
+        >>> c.status().workers_joined                                   # doctest: +SKIP
+        2
+    """
+    d = cluster if isinstance(cluster, ClusterDefinition) else load_definition(cluster)
+    name = name or d.name
+    if d.backend == "local":
+        count = workers if workers is not None else 2
+        backend: Backend = LocalRayBackend(d, name, count)
+    else:
+        from aiinfra.k8s.raycluster import LaunchOptions
+        from aiinfra.launch.kuberay_backend import KubeRayBackend
+
+        opts = LaunchOptions(name=name, workers=workers, namespace=namespace, keep_within=keep_within)
+        backend = KubeRayBackend(d, opts, preflight=preflight)
+    handle = Cluster(d, backend)
+    backend.create()
+    if progress == "auto":
+        progress = _auto_progress()
+    if wait:
+        try:
+            handle.wait_ready(timeout, progress)
+        except KeyboardInterrupt:
+            raise AiinfraError(f"interrupted; '{name}' is left as it is: `aiinfra down {name}` removes it") from None
+    return handle
+
+
+def _auto_progress() -> Progress | None:
+    """A console display when a person is watching (a terminal or a notebook), else nothing."""
+    import sys
+
+    if sys.stderr.isatty() or "ipykernel" in sys.modules:
+        from aiinfra.launch.progress import ConsoleProgress
+
+        return ConsoleProgress()
+    return None
+
+
+def connect(name: str, namespace: str | None = None, cluster: str | Path | None = None) -> Cluster:
+    """Re-attach to a cluster launched earlier, e.g. from a new notebook.
+
+    Local clusters are found by name; a RayCluster is looked up in ``namespace``
+    (default: the kubeconfig's namespace).
+
+    Example:
+        >>> c = aiinfra.connect("demo")  # doctest: +SKIP
+    """
+    if name in local_cluster_names():
+        source = cluster or local_definition_path(name) or "clusters/local.yaml"
+        d = load_definition(source)
+        return Cluster(d, LocalRayBackend.attach(d, name))
+    from aiinfra.k8s.client import Kube
+    from aiinfra.launch.kuberay_backend import KubeRayBackend
+
+    try:
+        kube = Kube()
+    except UsageError as exc:
+        raise ClusterNotFound(f"no local cluster named '{name}', and no Kubernetes to look in: {exc}") from None
+    backend = KubeRayBackend.attach(name, namespace, kube)
+    return Cluster(backend.definition, backend)

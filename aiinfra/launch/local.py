@@ -1,0 +1,209 @@
+"""The embedded default: a Ray cluster of local processes on this machine.
+
+``ray start`` launches a head and one Ray node per worker, each with its own
+CPUs (and GPUs, on a workstation), so multi-node code paths (placement groups,
+rank maps, collectives across nodes) run on a laptop exactly as on a
+RayCluster. The cluster outlives the notebook that made it; its ports and
+processes are recorded under ``$AIINFRA_HOME/local/<name>`` (default
+``~/.aiinfra``), which is how :func:`aiinfra.connect` finds it again.
+
+Example:
+    >>> from aiinfra.definition import load_definition
+    >>> b = LocalRayBackend(load_definition("clusters/local.yaml"), "demo", workers=2)
+    >>> b.state_dir.name
+    'demo'
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import psutil
+
+from aiinfra.definition.model import ClusterDefinition
+from aiinfra.errors import AiinfraError, ClusterNotFound, UsageError
+from aiinfra.launch.protocol import ClusterStatus, NodeStatus
+
+# Each Ray node gets a small object store: a laptop runs several of them.
+_OBJECT_STORE_BYTES = 200 * 1024 * 1024
+
+
+def aiinfra_home() -> Path:
+    """Where aiinfra keeps local state (AIINFRA_HOME, default ~/.aiinfra)."""
+    return Path(os.environ.get("AIINFRA_HOME", Path.home() / ".aiinfra"))
+
+
+class LocalRayBackend:
+    """A multi-node Ray cluster made of processes on this machine."""
+
+    shares_filesystem = True
+    """Jobs see this machine's files: a working_dir runs in place, not uploaded."""
+
+    def __init__(self, definition: ClusterDefinition, name: str, workers: int) -> None:
+        self.definition = definition
+        self.name = name
+        self.workers = workers
+        self.state_dir = aiinfra_home() / "local" / name
+        # Ray's unix sockets live under the temp dir and paths are capped at 107 bytes.
+        self.temp_dir = Path("/tmp/aiinfra-ray") / name
+
+    @classmethod
+    def attach(cls, definition: ClusterDefinition, name: str) -> LocalRayBackend:
+        """Re-attach to a cluster started earlier (from another process)."""
+        state = aiinfra_home() / "local" / name / "state.json"
+        if not state.exists():
+            raise ClusterNotFound(f"no local cluster '{name}' (looked for {state})")
+        data = json.loads(state.read_text())
+        backend = cls(definition, name, data["workers"])
+        return backend
+
+    def create(self) -> None:
+        if self._state() is not None:
+            raise UsageError(f"a local cluster named '{self.name}' exists; connect to it or `aiinfra down {self.name}`")
+        self.temp_dir.mkdir(parents=True, exist_ok=True)
+        gcs_port, dash_port = _free_port(), _free_port()
+        local = self.definition.local
+        head = [
+            "--head", f"--port={gcs_port}", f"--dashboard-port={dash_port}", "--dashboard-host=127.0.0.1",
+            "--include-dashboard=true", "--num-cpus=1", "--num-gpus=0",
+        ]
+        self._ray_start(head, "head")
+        self._write_state({"workers": self.workers, "gcs": f"127.0.0.1:{gcs_port}", "dashboard_port": dash_port})
+        for i in range(self.workers):
+            self._ray_start(
+                [
+                    f"--address=127.0.0.1:{gcs_port}",
+                    f"--num-cpus={local.cpus_per_worker}",
+                    f"--num-gpus={local.gpus_per_worker}",
+                    f"--resources={json.dumps({f'aiinfra_worker_{i}': 1})}",
+                    # All local nodes share one logs folder; the head's log monitor already
+                    # streams every worker's output, a second one would repeat each line.
+                    "--include-log-monitor=false",
+                ],
+                f"worker-{i}",
+            )
+
+    def status(self) -> ClusterStatus:
+        state = self._state()
+        if state is None:
+            return ClusterStatus(self.name, "local", "absent", False, self.workers, 0)
+        url = f"http://127.0.0.1:{state['dashboard_port']}"
+        nodes = _ray_nodes(url)
+        workers = [n for n in nodes if n.role == "worker" and n.state == "ALIVE"]
+        ready = len(workers) >= self.workers
+        reasons = [] if ready else [f"{len(workers)}/{self.workers} worker nodes have joined Ray"]
+        return ClusterStatus(
+            self.name, "local", "ready" if ready else "starting", ready, self.workers, len(workers), url, nodes, reasons
+        )
+
+    def after_ready(self) -> None:
+        """Nothing to publish: local nodes carry no fabric labels."""
+
+    def dashboard(self) -> tuple[str, dict[str, str]]:
+        state = self._state()
+        if state is None:
+            raise ClusterNotFound(f"local cluster '{self.name}' is not running")
+        return f"http://127.0.0.1:{state['dashboard_port']}", {}
+
+    def delete(self) -> None:
+        """Stop every process of this cluster (and only this one), then remove its state."""
+        procs = [p for p in psutil.process_iter(["cmdline"]) if _belongs(p, self.temp_dir)]
+        for p in procs:
+            _signal(p, signal.SIGTERM)
+        _, alive = psutil.wait_procs(procs, timeout=10)
+        for p in alive:
+            _signal(p, signal.SIGKILL)
+        psutil.wait_procs(alive, timeout=5)
+        shutil.rmtree(self.state_dir, ignore_errors=True)
+        shutil.rmtree(self.temp_dir, ignore_errors=True)
+
+    def _ray_start(self, args: list[str], what: str) -> None:
+        # Loopback only: a local cluster must never listen on the machine's other addresses.
+        # The agent's HTTP port defaults to a fixed 52365: give every node its own, so several
+        # local clusters (and several nodes of one) can run side by side.
+        cmd = [
+            *_ray_cli(),
+            "start",
+            *args,
+            f"--temp-dir={self.temp_dir}",
+            "--node-ip-address=127.0.0.1",
+            f"--dashboard-agent-listen-port={_free_port()}",
+            f"--object-store-memory={_OBJECT_STORE_BYTES}",
+            "--disable-usage-stats",
+        ]
+        env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=180)
+        if proc.returncode != 0:
+            self.delete()
+            tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-8:])
+            raise AiinfraError(f"starting the local Ray {what} failed:\n{tail}")
+
+    def _state(self) -> dict | None:
+        path = self.state_dir / "state.json"
+        return json.loads(path.read_text()) if path.exists() else None
+
+    def _write_state(self, data: dict) -> None:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        data = {**data, "definition": self.definition.source, "temp_dir": str(self.temp_dir)}
+        (self.state_dir / "state.json").write_text(json.dumps(data, indent=2))
+
+
+def local_cluster_names() -> list[str]:
+    """Names of local clusters with recorded state."""
+    root = aiinfra_home() / "local"
+    return sorted(p.name for p in root.iterdir() if (p / "state.json").exists()) if root.exists() else []
+
+
+def local_definition_path(name: str) -> str | None:
+    """The definition file a local cluster was launched from."""
+    state = aiinfra_home() / "local" / name / "state.json"
+    return json.loads(state.read_text()).get("definition") if state.exists() else None
+
+
+def _ray_nodes(dashboard: str) -> list[NodeStatus]:
+    """Nodes from the dashboard's state API (no need to join Ray from this process)."""
+    try:
+        with urllib.request.urlopen(f"{dashboard}/api/v0/nodes?limit=1000", timeout=5) as resp:
+            rows = json.load(resp)["data"]["result"]["result"]
+    except (OSError, ValueError, KeyError):
+        return []
+    out = []
+    for n in rows:
+        resources = n.get("resources_total", {})
+        role = "head" if n.get("is_head_node") else "worker"
+        out.append(NodeStatus(n["node_id"][:12], role, n.get("state", "?"), float(resources.get("GPU", 0))))
+    return out
+
+
+def _belongs(p: psutil.Process, temp_dir: Path) -> bool:
+    try:
+        cmdline = " ".join(p.info["cmdline"] or [])
+    except (psutil.Error, TypeError):
+        return False
+    return str(temp_dir) in cmdline and p.pid != os.getpid()
+
+
+def _signal(p: psutil.Process, sig: int) -> None:
+    with contextlib.suppress(psutil.Error):
+        p.send_signal(sig)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _ray_cli() -> list[str]:
+    exe = shutil.which("ray")
+    return [exe] if exe else [sys.executable, "-m", "ray.scripts.scripts"]
+

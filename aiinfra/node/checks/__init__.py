@@ -1,0 +1,1 @@
+"""Node checks: each finding names the device and what to do."""

@@ -1,0 +1,2 @@
+"""Topology-aware placement: the pure planner (``plan``, ``topology``), fabric labels, and
+placement groups on a live Ray cluster (``ray``)."""
