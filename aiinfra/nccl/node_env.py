@@ -45,6 +45,7 @@ def node_env(d: ClusterDefinition | None, inv: NodeInventory) -> list[EnvSetting
     """Every NCCL setting for this node with its reason, definition overrides last.
 
     Example:
+        >>> from aiinfra.node.gpu import NoNvml
         >>> [s.name for s in node_env(None, discover_node("tests/fixtures/sysfs/h200-vm", nvml=NoNvml()))]
         ['NCCL_SOCKET_IFNAME', 'NCCL_DEBUG']
     """
@@ -95,6 +96,7 @@ def apply_env(
     before the process group is created: NCCL reads its environment at init.
 
     Example:
+        >>> from aiinfra.node.gpu import NoNvml
         >>> env = {}
         >>> apply_env(env, sysfs_root="tests/fixtures/sysfs/h200-vm", nvml=NoNvml())["NCCL_SOCKET_IFNAME"]
         '=eth0'
