@@ -29,16 +29,20 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, MutableMapping
+import logging
+from collections.abc import Iterable, Mapping, MutableMapping
 from typing import Any
 
 from aiinfra.definition.model import ClusterDefinition, GpuDirect, LinkLayer, Network, definition_from_env
+from aiinfra.errors import AiinfraError
 from aiinfra.nccl.declared import EnvSetting, as_dict, declared_env, ib_hca_value
 from aiinfra.node.data_ports import DataPort, data_ports
 from aiinfra.node.discovery import NodeInventory, discover_node
 from aiinfra.node.pcie import PciDistance
 
-__all__ = ["EnvSetting", "apply_env", "as_dict", "node_env"]
+__all__ = ["EnvSetting", "apply_env", "as_dict", "node_env", "prepare_worker_env"]
+
+log = logging.getLogger(__name__)
 
 
 def node_env(d: ClusterDefinition | None, inv: NodeInventory) -> list[EnvSetting]:
@@ -107,6 +111,35 @@ def apply_env(
     applied = {s.name: s.value for s in settings if s.name not in kept}
     environ.update(applied)
     return applied
+
+
+def prepare_worker_env(
+    environ: MutableMapping[str, str], definition: ClusterDefinition | None, user_env: Mapping[str, str]
+) -> dict[str, str]:
+    """Prepare one training or benchmark worker's environment: this node's NCCL settings, then the user's.
+
+    The one function both ``aiinfra.train`` and ``aiinfra bench`` workers call, so a benchmark
+    measures exactly what training gets. The definition defaults to the one the pod carries.
+    Only Kubernetes definitions are applied: a local definition describes a laptop, where NCCL's
+    own defaults beat a guessed interface name. Returns what was set.
+
+    Example:
+        >>> env = {}
+        >>> prepare_worker_env(env, None, {"NCCL_ALGO": "Ring"})
+        {'NCCL_ALGO': 'Ring'}
+    """
+    d = definition if definition is not None else definition_from_env(environ)
+    applied: dict[str, str] = {}
+    if d is not None and d.backend == "kubernetes":
+        try:
+            applied = apply_env(environ, d, keep=user_env)
+        except (OSError, ValueError, AiinfraError) as exc:
+            # The node-level view refines the declared one; without sysfs the declared env still works.
+            log.warning("node-level NCCL environment unavailable (%s); using the declared one", exc)
+            applied = as_dict(declared_env(d))
+            environ.update({k: v for k, v in applied.items() if k not in user_env})
+    environ.update(user_env)
+    return {**applied, **user_env}
 
 
 def _ib_hca(ports: list[DataPort]) -> EnvSetting:

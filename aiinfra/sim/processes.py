@@ -74,17 +74,6 @@ def port_in_use(port: int, host: str = HOST) -> bool:
     return False
 
 
-def free_port(taken: set[int] | None = None) -> int:
-    """A TCP port on 127.0.0.1 that nobody listens on now (and not in ``taken``)."""
-    for _ in range(100):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-            s.bind((HOST, 0))
-            port = s.getsockname()[1]
-        if not taken or port not in taken:
-            return port
-    raise AiinfraError("could not find a free TCP port on 127.0.0.1")
-
-
 def check_ports_free(name: str, ports: dict[str, int]) -> None:
     """Raise a clear error when a port a component needs is already taken."""
     for what, port in ports.items():
