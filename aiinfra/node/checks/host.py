@@ -12,10 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from aiinfra.definition.model import ClusterDefinition, GpuDirect
+from aiinfra.definition.model import ClusterDefinition
 from aiinfra.findings import TRANSPORT_KNOBS, Finding, Severity
 from aiinfra.node.data_ports import data_ports
 from aiinfra.node.discovery import NodeInventory
+from aiinfra.node.gpudirect import choose_gpudirect
+from aiinfra.node.interfaces import matching_interfaces
 from aiinfra.node.pcie import PciDistance
 
 # NVLink 3/4 carry 25 GB/s per link and direction: A800 200 -> 8 links, A100 300 -> 12, H100 450 -> 18.
@@ -114,10 +116,11 @@ def check_gpudirect(inv: NodeInventory, d: ClusterDefinition | None) -> list[Fin
         []
     """
     wants_rdma = bool(d.rails) if d is not None else any(p.active for dev in inv.rdma for p in dev.ports)
-    if not wants_rdma or not inv.gpus or (d is not None and d.network.gpudirect == GpuDirect.OFF):
+    if not wants_rdma or not inv.gpus:
         return []
     s = inv.gpudirect
-    if not s.available:
+    choice = choose_gpudirect(d.network.gpudirect if d is not None else None, s)
+    if choice.path == "none":
         return [
             Finding(
                 "no-gpudirect",
@@ -128,7 +131,7 @@ def check_gpudirect(inv: NodeInventory, d: ClusterDefinition | None) -> list[Fin
                 _GDR_FIX,
             )
         ]
-    if d is not None and d.network.gpudirect == GpuDirect.DMABUF and not s.dmabuf_capable:
+    if choice.mismatch:
         return [
             Finding(
                 "gpudirect-mode",
@@ -149,7 +152,7 @@ def check_socket_ifname(inv: NodeInventory, d: ClusterDefinition | None) -> list
         []
     """
     ifname = d.network.socket_ifname if d is not None else "eth0"
-    if not inv.net_interfaces or ifname in inv.net_interfaces:
+    if not inv.net_interfaces or matching_interfaces(f"={ifname}", inv.net_interfaces):
         return []
     return [
         Finding(

@@ -27,6 +27,7 @@ from aiinfra.definition.model import ClusterDefinition, LinkLayer, Rail
 from aiinfra.findings import Finding, Severity, by_severity, failed
 from aiinfra.node.checks.host import check_environ, check_gpudirect, check_gpus, check_socket_ifname
 from aiinfra.node.discovery import NodeInventory
+from aiinfra.node.gpudirect import gdr_reach
 from aiinfra.node.pcie import PciDistance
 from aiinfra.node.rdma import RdmaPort
 
@@ -153,7 +154,7 @@ def _check_affinity(inv: NodeInventory, rail: Rail) -> list[Finding]:
     out = []
     for g in rail.gpus:
         dist = inv.distance(g, rail.hca)
-        if dist is None or dist <= PciDistance.PXB:
+        if dist is None or gdr_reach(dist) == "switch":
             continue
         severity: Severity = "error" if dist is PciDistance.SYS else "warning" if dist is PciDistance.NODE else "info"
         what = {
