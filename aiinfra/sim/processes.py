@@ -7,7 +7,8 @@ stdout and stderr in ``<state>/logs/<name>.log``. What runs is recorded in
 binary each pid must be running (to never signal a recycled pid) and ports.
 
 Example:
-    >>> from aiinfra.sim.processes import free_port, port_in_use
+    >>> from aiinfra.local_ports import free_port
+    >>> from aiinfra.sim.processes import port_in_use
     >>> p = free_port()
     >>> port_in_use(p)
     False
