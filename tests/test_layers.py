@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 NODE_SIDE = [
     "aiinfra.node.discovery",
-    "aiinfra.node.checks.rails",
+    "aiinfra.node.checks",
     "aiinfra.nccl.node_env",
     "aiinfra.nccl.log",
     "aiinfra.definition",

@@ -1,5 +1,5 @@
 """Which GPUDirect RDMA path a node will use: the one decision behind both the node's NCCL
-environment (:mod:`aiinfra.nccl.node_env`) and the node check (:mod:`aiinfra.node.checks.host`).
+environment (:mod:`aiinfra.nccl.node_env`) and the node check (:mod:`aiinfra.node.checks.gpudirect`).
 
 Example:
     >>> from aiinfra.node.discovery import GpuDirectSupport
