@@ -33,6 +33,7 @@ from aiinfra.definition.model import ClusterDefinition
 from aiinfra.errors import AiinfraError
 from aiinfra.local_ports import free_port
 from aiinfra.nccl.node_env import prepare_worker_env
+from aiinfra.placement.options import PlacementOptions
 from aiinfra.placement.topology import RankSlot, WorkerSpot, leaf_order_report, ring_crossings, topology_rank_order
 
 log = logging.getLogger(__name__)
@@ -156,15 +157,15 @@ class AiinfraTorchBackend(_TorchBackend):
 class NodeSelection(ControllerCallback):
     """Restricts each new worker group to the nodes the planner picks (fewest leaves)."""
 
-    def __init__(self, plan_kwargs: dict[str, Any]) -> None:
-        self.plan_kwargs = plan_kwargs
+    def __init__(self, placement: PlacementOptions) -> None:
+        self.placement = placement
 
     def on_controller_start_worker_group(self, *, scaling_config: Any, num_workers: int) -> dict[str, str] | None:
         from aiinfra.placement.plan import plan
         from aiinfra.placement.ray import nodes_from_ray
 
         try:
-            chosen = plan(nodes_from_ray(), num_workers, **self.plan_kwargs)
+            chosen = plan(nodes_from_ray(), num_workers, self.placement)
         except AiinfraError as exc:  # fit() checked up front; leave a changed cluster to Ray
             log.warning("no topology-aware node choice for %d workers: %s", num_workers, exc)
             return None
