@@ -237,8 +237,13 @@ def apply_plan(
 
 def _roll_back(root: Path, saved: Path, apply_step: ApplyStep, log: Callable[[str], None]) -> None:
     restore(root, saved)
-    generate(root)
-    apply_step(root)
+    try:
+        generate(root)
+        apply_step(root)
+    except AiinfraError as exc:
+        # The files are back; only making them live failed. Say so instead of hiding it.
+        raise RolledBack(f"restored {saved} into {netplan_dir(root)}, but applying it failed: {exc}; "
+                         "run `netplan apply` from the console") from None
     log(f"rolled back to {saved}")
 
 
