@@ -87,7 +87,7 @@ def _configures(path: Path, interfaces: set[str]) -> bool:
 
 def diff_text(changes: Sequence[Change]) -> str:
     """A unified diff of every change, as `diff -u` would show it; empty when nothing changes."""
-    out = []
+    out: list[str] = []
     for c in changes:
         label = f"{c.path} (moved aside)" if c.new is None else str(c.path)
         out += difflib.unified_diff((c.old or "").splitlines(keepends=True), (c.new or "").splitlines(keepends=True),

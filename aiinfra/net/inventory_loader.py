@@ -80,11 +80,13 @@ def cross_check(inv: HostInventory, d: ClusterDefinition) -> Iterator[tuple[Loc,
     for name in defined:
         if name not in inv.rails:
             yield ("rails",), f"rail '{name}' of the definition has no entry here"
-    subnets = [(("bond", "subnet"), inv.bond.subnet)] + [(("rails", n, "subnet"), r.subnet) for n, r in inv.rails.items()]
+    subnets: list[tuple[Loc, str]] = [(("bond", "subnet"), inv.bond.subnet)]
+    subnets += [(("rails", n, "subnet"), r.subnet) for n, r in inv.rails.items()]
     for i, (loc, net) in enumerate(subnets):
         for other_loc, other in subnets[:i]:
             if ipaddress.ip_network(net).overlaps(ipaddress.ip_network(other)):
-                yield loc, f"{net} overlaps {other} ({'.'.join(str(p) for p in other_loc)}): each network needs its own subnet"
+                where = ".".join(str(p) for p in other_loc)
+                yield loc, f"{net} overlaps {other} ({where}): each network needs its own subnet"
     yield from _node_checks(inv, d)
 
 
@@ -94,7 +96,8 @@ def _bond_checks(inv: HostInventory, d: ClusterDefinition) -> Iterator[tuple[Loc
     if b.name and wanted and b.name != wanted:
         yield ("bond", "name"), f"the definition's network.management_bond is '{wanted}'"
     if b.lacp_rate is not None and b.mode != "802.3ad":
-        yield ("bond", "lacp_rate"), f"LACP runs only in mode 802.3ad; on '{b.mode}' netplan accepts it and the kernel ignores it"
+        yield ("bond", "lacp_rate"), (
+            f"LACP runs only in mode 802.3ad; on '{b.mode}' netplan accepts it and the kernel ignores it")
     if b.transmit_hash_policy is not None and b.mode not in _HASHING_MODES:
         yield ("bond", "transmit_hash_policy"), f"mode '{b.mode}' does not hash; the policy would be ignored"
     net = ipaddress.ip_network(b.subnet)
@@ -109,7 +112,8 @@ def _rail_checks(name: str, rh: RailHost, infiniband: bool) -> Iterator[tuple[Lo
         yield ("rails", name, "ipoib_mode"), "an Ethernet (RoCE) rail has no IPoIB; remove ipoib_mode"
     limit = rh.mtu_limit(infiniband)
     if rh.mtu is not None and rh.mtu > limit:
-        why = {65520: "connected-mode IPoIB", 9216: "an Ethernet rail"}.get(limit, f"datagram IPoIB on a {rh.ib_link_mtu}-byte IB MTU")
+        datagram = f"datagram IPoIB on a {rh.ib_link_mtu}-byte IB MTU"
+        why = {65520: "connected-mode IPoIB", 9216: "an Ethernet rail"}.get(limit, datagram)
         yield ("rails", name, "mtu"), f"{rh.mtu} exceeds {limit}, the largest MTU of {why}"
 
 
@@ -165,7 +169,8 @@ def _address_checks(inv: HostInventory) -> Iterator[tuple[Loc, str]]:
             addr = host_address(subnet, node.index, explicit)
             if explicit is not None and ipaddress.ip_interface(explicit).ip not in net:
                 yield loc, f"{explicit} is outside the subnet {subnet}"
-            elif addr.ip not in net or (net.num_addresses > 2 and addr.ip in (net.network_address, net.broadcast_address)):
+            elif addr.ip not in net or (net.num_addresses > 2 and addr.ip in (net.network_address,
+                                                                              net.broadcast_address)):
                 yield loc, f"index {node.index} gives {addr.ip}, not a host address of {subnet}"
             elif addr.ip == gateway and key == "bond":
                 yield loc, f"{addr.ip} is the gateway"

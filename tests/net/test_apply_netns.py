@@ -26,7 +26,12 @@ from aiinfra.net.netplan import render_node
 from aiinfra.net.plan import NETPLAN_FILE, NodePlan
 
 ROOT = Path(__file__).resolve().parents[2]
-OLD = "network:\n  version: 2\n  ethernets:\n    ens1f0np0: {}\n    ens1f1np1: {}\n  bonds:\n    bond0:\n      interfaces: [ens1f0np0, ens1f1np1]\n      addresses: [10.10.0.21/24]\n"
+OLD = """network:
+  version: 2
+  ethernets: {ens1f0np0: {}, ens1f1np1: {}}
+  bonds:
+    bond0: {interfaces: [ens1f0np0, ens1f1np1], addresses: [10.10.0.21/24]}
+"""
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("ip") or not shutil.which("ping")
                                 or not shutil.which("netplan"),
@@ -55,7 +60,7 @@ def netns() -> Iterator[tuple[str, str]]:
         subprocess.run(["ip", "netns", "del", b], check=False)
 
 
-def _apply_in(ns: str):  # noqa: ANN202 - returns the injected apply step
+def _apply_in(ns: str):
     def apply_step(root: Path) -> None:
         address = None
         for path in sorted((root / "etc" / "netplan").glob("*.yaml")):

@@ -41,16 +41,20 @@ def test_lacp_rate_on_a_bond_that_is_not_8023ad(tmp_path: Path) -> None:
     errors = _errors(tmp_path, text)
     assert f"F:{_line(text, 'lacp_rate')}: bond.lacp_rate: LACP runs only in mode 802.3ad" in errors[0]
     # active-backup does not hash either: both are what netplan accepts and the kernel ignores
-    assert f"F:{_line(text, 'transmit_hash')}: bond.transmit_hash_policy: mode 'active-backup' does not hash" in errors[1]
+    hash_line = _line(text, "transmit_hash")
+    assert f"F:{hash_line}: bond.transmit_hash_policy: mode 'active-backup' does not hash" in errors[1]
 
 
 def test_hash_policy_on_a_mode_that_does_not_hash(tmp_path: Path) -> None:
     text = GOOD.replace("mode: 802.3ad", "mode: broadcast").replace("  lacp_rate: fast\n", "")
-    assert any(e.startswith(f"F:{_line(text, 'transmit_hash')}: bond.transmit_hash_policy") for e in _errors(tmp_path, text))
+    where = f"F:{_line(text, 'transmit_hash')}: bond.transmit_hash_policy"
+    assert any(e.startswith(where) for e in _errors(tmp_path, text))
 
 
 def test_twenty_byte_ipoib_mac_in_match_is_refused(tmp_path: Path) -> None:
-    mac20 = ":".join(["80", "00", "10", "29"] + ["fe", "80"] + ["00"] * 6 + ["b8", "ce", "f6", "03", "00", "10", "00", "01"])
+    # queue pair number (4 bytes), then the port GID (16 bytes): what `ip link` shows for an IPoIB netdev
+    gid = ["fe", "80"] + ["00"] * 6 + ["b8", "ce", "f6", "03", "00", "10", "00", "01"]
+    mac20 = ":".join(["80", "00", "10", "29", *gid])
     text = GOOD.replace("{interface: ibp26s0,", f"{{interface: ibp26s0, mac: '{mac20}',")
     errors = _errors(tmp_path, text)
     assert errors == [f"F:{_line(text, mac20)}: rails.rail0.mac: Value error, a 20-byte IPoIB hardware address "
@@ -61,7 +65,8 @@ def test_twenty_byte_ipoib_mac_in_match_is_refused(tmp_path: Path) -> None:
 def test_bond_needs_two_members(tmp_path: Path) -> None:
     text = GOOD.replace("members: [{name: ens1f0np0}, {name: ens1f1np1}]", "members: [{name: ens1f0np0}]")
     errors = _errors(tmp_path, text)
-    assert errors[0].startswith(f"F:{_line(text, 'members: [{name: ens1f0np0}]')}: bond.members: a bond needs at least 2")
+    line = _line(text, "members: [{name: ens1f0np0}]")
+    assert errors[0].startswith(f"F:{line}: bond.members: a bond needs at least 2")
 
 
 def test_addresses_outside_subnet_and_duplicated(tmp_path: Path) -> None:
@@ -69,15 +74,19 @@ def test_addresses_outside_subnet_and_duplicated(tmp_path: Path) -> None:
         "rail0: {address: 10.100.0.40}", "rail0: {address: 10.100.0.22}")
     errors = _errors(tmp_path, text)
     assert f"F:{_line(text, '10.10.9.40')}: nodes[3].address: 10.10.9.40 is outside the subnet 10.10.0.0/24" in errors
-    assert f"F:{_line(text, '10.100.0.22')}: nodes[3].rails.rail0.address: 10.100.0.22 (rail0) is also gpu-02's address" in errors
+    line = _line(text, "10.100.0.22")
+    assert f"F:{line}: nodes[3].rails.rail0.address: 10.100.0.22 (rail0) is also gpu-02's address" in errors
 
 
 def test_ipoib_mtu_beyond_what_the_mode_allows(tmp_path: Path) -> None:
     text = GOOD.replace("rail1: {interface: ibp63s0, subnet: 10.101.0.0/24, ipoib_mode: datagram, mtu: 4092}",
                         "rail1: {interface: ibp63s0, subnet: 10.101.0.0/24, ipoib_mode: datagram, mtu: 4096}")
-    text = text.replace("ipoib_mode: datagram, mtu: 4092}    # LAN2", "ipoib_mode: datagram, ib_link_mtu: 2048, mtu: 4092}")
+    text = text.replace("ipoib_mode: datagram, mtu: 4092}    # LAN2",
+                        "ipoib_mode: datagram, ib_link_mtu: 2048, mtu: 4092}")
     errors = _errors(tmp_path, text)
-    assert f"F:{_line(text, 'ibp63s0')}: rails.rail1.mtu: 4096 exceeds 4092, the largest MTU of datagram IPoIB on a 4096-byte IB MTU" in errors
+    line = _line(text, "ibp63s0")
+    why = "the largest MTU of datagram IPoIB on a 4096-byte IB MTU"
+    assert f"F:{line}: rails.rail1.mtu: 4096 exceeds 4092, {why}" in errors
     assert any(e.startswith(f"F:{_line(text, 'ibp26s0')}: rails.rail0.mtu: 4092 exceeds 2044") for e in errors)
     connected = GOOD.replace("ipoib_mode: datagram, mtu: 4092}    # LAN2", "ipoib_mode: connected, mtu: 65521}")
     assert "less than or equal to 65520" in _errors(tmp_path, connected)[0]

@@ -60,7 +60,8 @@ def test_golden(cluster: str, monkeypatch: pytest.MonkeyPatch, golden: Callable[
 
 
 @pytest.mark.parametrize("cluster", CLUSTERS)
-def test_netplan_generate_makes_the_bond_and_rails(cluster: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_netplan_generate_makes_the_bond_and_rails(cluster: str, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     for plan in _plans(cluster, monkeypatch):
         units = _generate(tmp_path, plan)
         bond = units[f"10-netplan-{plan.bond.name}.netdev"]
