@@ -70,3 +70,15 @@ def test_other_commands_still_work() -> None:
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     assert run.stdout.split() == ["True", "ClusterDefinition"]
     assert "net" in _aiinfra("--help").stdout
+
+
+def test_setup_network_script_dry_run_changes_nothing(tmp_path: Path) -> None:
+    (tmp_path / "etc" / "netplan").mkdir(parents=True)
+    run = subprocess.run(["bash", str(ROOT / "scripts/setup-network.sh"), "--node", "gpu-02", "--root", str(tmp_path),
+                          "--dry-run"], capture_output=True, text=True, check=False)
+    assert run.returncode == 0, run.stderr
+    assert "+      addresses: [10.10.0.22/24]" in run.stdout and "nothing was changed" in run.stdout
+    assert [p.relative_to(tmp_path).as_posix() for p in sorted(tmp_path.rglob("*"))] == ["etc", "etc/netplan"]
+    bad = subprocess.run(["bash", str(ROOT / "scripts/setup-network.sh"), "--node", "nobody", "--dry-run"],
+                         capture_output=True, text=True, check=False)
+    assert bad.returncode == 2 and "no node 'nobody'" in bad.stderr and "Traceback" not in bad.stderr
