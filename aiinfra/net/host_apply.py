@@ -20,6 +20,7 @@ from __future__ import annotations
 import difflib
 import shutil
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -249,8 +250,6 @@ def _roll_back(root: Path, saved: Path, apply_step: ApplyStep, log: Callable[[st
 
 def _check_in_scratch_root(root: Path, changes: Sequence[Change]) -> None:
     """Run the real ``netplan generate`` on the would-be /etc/netplan in a temporary root."""
-    import tempfile
-
     with tempfile.TemporaryDirectory(prefix="aiinfra-netplan-") as tmp:
         scratch = Path(tmp)
         (scratch / "etc").mkdir()

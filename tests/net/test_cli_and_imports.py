@@ -64,6 +64,20 @@ def test_node_side_entry_point_imports_no_ray_torch_kubernetes_or_pydantic(tmp_p
     assert run.stdout.strip().splitlines()[-1] == "1 []", run.stdout + run.stderr
 
 
+def test_apply_from_the_definition_imports_no_ray_torch_or_kubernetes(tmp_path: Path) -> None:
+    """Without --plan the inventory is validated on the node (pydantic), still without Ray, torch or Kubernetes."""
+    probe = (
+        "import sys\nfrom aiinfra.cli import main\n"
+        f"code = main(['net', 'apply', 'clusters/a800-ib.yaml', '--node', 'gpu-01', '--root', {str(tmp_path)!r},"
+        " '--dry-run'])\n"
+        "print(code, sorted({m.split('.')[0] for m in sys.modules} & {'ray', 'torch', 'kubernetes'}),"
+        " any(m.startswith('aiinfra.launch') for m in sys.modules))\n"
+    )
+    (tmp_path / "etc" / "netplan").mkdir(parents=True)
+    run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, check=False)
+    assert run.stdout.strip().splitlines()[-1] == "0 [] False", run.stdout + run.stderr
+
+
 def test_other_commands_still_work() -> None:
     assert _aiinfra("validate", "clusters/a800-ib.yaml").returncode == 0
     code = "import aiinfra.launch.cluster, aiinfra; print(callable(aiinfra.launch), aiinfra.ClusterDefinition.__name__)"
