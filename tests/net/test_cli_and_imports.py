@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.net.hostfs import Port, host_tree, proc_bonding, write_bond
+from .hostfs import Port, host_tree, proc_bonding, write_bond
 
 ROOT = Path(__file__).resolve().parents[2]
 HEAVY = ("ray", "torch", "kubernetes", "pydantic")

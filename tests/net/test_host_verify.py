@@ -12,7 +12,8 @@ from aiinfra.net.host_verify import connectx_members, verify_host
 from aiinfra.net.inventory_loader import load_inventory
 from aiinfra.net.netplan import render_node
 from aiinfra.net.plan import NodePlan
-from tests.net.hostfs import ZERO, Port, host_tree, proc_bonding, write_bond
+
+from .hostfs import ZERO, Port, host_tree, proc_bonding, write_bond
 
 ROOT = Path(__file__).resolve().parents[2]
 MEMBERS = [Port("ens1f0np0", "b8:ce:f6:10:00:01"), Port("ens1f1np1", "b8:ce:f6:10:00:02")]
