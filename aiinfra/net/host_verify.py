@@ -43,7 +43,9 @@ def connectx_members(root: Path, plan: NodePlan) -> list[Finding]:
     """
     out = []
     for name, mac in zip(plan.bond.members, plan.bond.macs, strict=True):
-        netdev = _netdev_by_mac(root, mac) if mac else name
+        # After netplan's set-name the member carries its name; before, only its MAC finds it
+        # (once enslaved, every member shows the bond's MAC, so the name comes first).
+        netdev = name if (root / "sys" / "class" / "net" / name).exists() or not mac else _netdev_by_mac(root, mac)
         if netdev and driver_of(root, netdev) == MLX5:
             out.append(Finding(
                 "bond-member-connectx", "warning", f"{plan.bond.name}/{netdev}",

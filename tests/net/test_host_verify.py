@@ -83,6 +83,17 @@ def test_connectx_bond_members_warn(tmp_path: Path, plan: NodePlan) -> None:
     assert all(f.severity == "warning" for f in warned)
 
 
+def test_connectx_members_matched_by_mac_are_found_before_the_rename(tmp_path: Path) -> None:
+    d = load_definition(ROOT / "clusters/a800-ib.yaml")
+    plan = render_node(d, load_inventory(ROOT / "clusters/a800-ib.nodes.yaml", d), "gpu-03")  # lan0/lan1 by MAC
+    root = host_tree(tmp_path / "h", mtus=MTUS)
+    macs = {n: (root / "sys/class/net" / n / "address").read_text().strip() for n in ("ens1f0np0", "ens1f1np1")}
+    assert plan.bond.macs == ("b8:ce:f6:10:00:30", "b8:ce:f6:10:00:31")
+    plan = NodePlan(**{**plan.__dict__, "bond": plan.bond.__class__(
+        "bond0", ("lan0", "lan1"), (macs["ens1f0np0"], macs["ens1f1np1"]), "802.3ad", 9000)})
+    assert [f.device for f in connectx_members(root, plan)] == ["bond0/ens1f0np0", "bond0/ens1f1np1"]
+
+
 def test_sysfs_bonding_when_proc_is_absent(tmp_path: Path) -> None:
     base = tmp_path / "sys" / "class" / "net"
     for name, text in {"bond0/bonding/mode": "802.3ad 4", "bond0/bonding/slaves": "eno1 eno2",
