@@ -24,6 +24,8 @@ Example:
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 from typing import TYPE_CHECKING, Any
 
 from aiinfra.errors import AiinfraError
@@ -53,3 +55,21 @@ def __getattr__(name: str) -> Any:
     value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value
+
+
+class _Package(types.ModuleType):
+    """Keeps ``aiinfra.launch`` the function whichever is imported first.
+
+    Importing the subpackage ``aiinfra.launch`` (``import aiinfra.launch.cluster``, the CLI's
+    ``clusters`` module) makes the import system bind it as this package's attribute ``launch``,
+    hiding the lazy function. The import machinery finds subpackages through sys.modules, so not
+    binding them here changes nothing else.
+    """
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _LAZY and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package

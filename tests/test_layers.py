@@ -18,6 +18,10 @@ NODE_SIDE = [
     "aiinfra.nccl.node_env",
     "aiinfra.nccl.log",
     "aiinfra.definition",
+    "aiinfra.net.netplan",
+    "aiinfra.net.host_apply",
+    "aiinfra.net.host_verify",
+    "aiinfra.cli.net.host",
 ]
 HEAVY = ("ray", "torch", "kubernetes")
 
