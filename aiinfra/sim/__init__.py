@@ -195,9 +195,10 @@ def _reuse(cluster: SimCluster, d: ClusterDefinition) -> SimCluster:
 def _start(state: Path, d: ClusterDefinition, timeout: float) -> SimCluster:
     missing = missing_tools(TOOLS)
     if missing:
-        raise AiinfraError(
-            f"simulated cluster tools not built in {tools_dir()}: {', '.join(missing)}; "
-            f"run 'make k8s-tools' (tests/k8s/build.sh) first"
+        raise UsageError(
+            f"simulated cluster tools not built in {tools_dir()}: {', '.join(missing)}; in a source checkout run "
+            f"'make k8s-tools' (tests/k8s/build.sh); otherwise build them with that script of the aiinfra "
+            f"repository into {tools_dir()}, or set AIINFRA_K8S_TOOLS to where they are"
         )
     prepare_fresh(state)
     timings: dict[str, float] = {}
