@@ -1,0 +1,1 @@
+"""The network layer: host network setup, the NVIDIA operators, network tests."""
