@@ -17,7 +17,14 @@ from aiinfra.k8s.raycluster import LaunchOptions, raycluster
 from aiinfra.net.gpu_operator import IMAGE_COMPONENTS, PULL_SECRET_COMPONENTS, gpu_operator_values
 from aiinfra.net.operator_bundle import bundle_yaml, check_kubernetes, operator_bundle
 from aiinfra.net.operators import network_operator_values
-from aiinfra.upstream import CHARTS, GPU_OPERATOR, KUBE_PROMETHEUS_STACK, NETWORK_OPERATOR, PROMETHEUS_OPERATOR_CRDS, kube_minor
+from aiinfra.upstream import (
+    CHARTS,
+    GPU_OPERATOR,
+    KUBE_PROMETHEUS_STACK,
+    NETWORK_OPERATOR,
+    PROMETHEUS_OPERATOR_CRDS,
+    kube_minor,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 WITH_RAILS = sorted(p.stem for p in (ROOT / "clusters").glob("*.yaml") if load_definition(p).rails)
@@ -115,7 +122,9 @@ def test_gpudirect_modes() -> None:
     d = load_definition(ROOT / "clusters" / "h100-ndr.yaml")
     dmabuf = gpu_operator_values(d)
     assert dmabuf["driver"]["kernelModuleType"] == "open" and dmabuf["driver"]["rdma"]["enabled"] is False
-    peer = gpu_operator_values(d.model_copy(update={"network": d.network.model_copy(update={"gpudirect": GpuDirect.PEERMEM})}))
+    peer = gpu_operator_values(
+        d.model_copy(update={"network": d.network.model_copy(update={"gpudirect": GpuDirect.PEERMEM})})
+    )
     assert peer["driver"]["rdma"] == {"enabled": True, "useHostMofed": True}
     # One NFD: the network operator's.
     assert dmabuf["nfd"]["enabled"] is False and network_operator_values(d)["nfd"]["enabled"] is True
@@ -172,7 +181,10 @@ def test_pins_match_the_mirror(upstream_mirror: Path) -> None:
         assert low, meta["kubeVersion"]
         assert (int(low.group(1)), int(low.group(2))) <= kube_minor(chart.supported_kube[0])
     # The gpu-operator chart at the tag says v1.0.0-devel (NVIDIA stamps the version when packaging).
-    assert yaml.safe_load((upstream_mirror / NETWORK_OPERATOR.mirror_dir / "Chart.yaml").read_text())["version"] == "26.4.1"
+    assert (
+        yaml.safe_load((upstream_mirror / NETWORK_OPERATOR.mirror_dir / "Chart.yaml").read_text())["version"]
+        == "26.4.1"
+    )
     kps = yaml.safe_load((upstream_mirror / KUBE_PROMETHEUS_STACK.mirror_dir / "Chart.yaml").read_text())
     assert kps["version"] == KUBE_PROMETHEUS_STACK.version and kps["appVersion"] == PROMETHEUS_OPERATOR_CRDS.version
     values = yaml.safe_load((upstream_mirror / NETWORK_OPERATOR.mirror_dir / "values.yaml").read_text())

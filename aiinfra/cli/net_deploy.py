@@ -20,6 +20,7 @@ from aiinfra.definition.loader import load_definition
 from aiinfra.definition.model import ClusterDefinition
 from aiinfra.definition.operators import NicDriver
 from aiinfra.errors import UsageError
+from aiinfra.k8s.client import Kube
 from aiinfra.net.helm import ChartSource, pinned_source
 from aiinfra.net.operator_bundle import OperatorBundle, bundle_yaml, operator_bundle
 from aiinfra.upstream import GPU_OPERATOR, NETWORK_OPERATOR
@@ -87,7 +88,9 @@ def _sources(d: ClusterDefinition, overrides: list[str] | None) -> dict[str, Cha
     for item in overrides or []:
         name, sep, path = item.partition("=")
         if not sep or name not in sources or not Path(path).exists():
-            raise UsageError(f"--chart {item}: expected network-operator=PATH or gpu-operator=PATH to an existing chart")
+            raise UsageError(
+                f"--chart {item}: expected network-operator=PATH or gpu-operator=PATH to an existing chart"
+            )
         sources[name] = ChartSource(str(Path(path).resolve()))
     return sources
 
@@ -106,9 +109,7 @@ def run_render(args: argparse.Namespace) -> int:
     return 0
 
 
-def _connect(args: argparse.Namespace, d: ClusterDefinition) -> tuple[OperatorBundle, object]:
-    from aiinfra.k8s.client import Kube
-
+def _connect(args: argparse.Namespace, d: ClusterDefinition) -> tuple[OperatorBundle, Kube]:
     kube = Kube(args.kubeconfig)
     version = kube.client.VersionApi(kube.api).get_code().git_version
     return operator_bundle(d, version), kube
@@ -123,19 +124,18 @@ def run_deploy(args: argparse.Namespace) -> int:
     bundle, kube = _connect(args, d)
     console = Console(stderr=True)
     helm = Helm(kubeconfig=args.kubeconfig)
-    report = deploy(bundle, kube, helm, _sources(d, args.chart), args.dry_run, say=console.print)  # type: ignore[arg-type]
+    report = deploy(bundle, kube, helm, _sources(d, args.chart), args.dry_run, say=console.print)
     console.print(f"{report.changes} changes{' (dry run: nothing written)' if args.dry_run else ''}")
     if args.dry_run or args.no_wait or d.gpu is None:
         return 0
     resources = [r.resource_name for r in (*shared_rails(d), *sriov_rails(d))]
     with console.status("waiting for the operators") as status:
-        wait_ready(
-            kube,  # type: ignore[arg-type]
-            f"nvidia.com/gpu.product={d.gpu.product}",
-            resources,
-            args.timeout,
-            on_change=lambda text: (status.update(text), console.print(text)),  # type: ignore[func-returns-value]
-        )
+
+        def show(text: str) -> None:
+            status.update(f"waiting: {text}")
+            console.print(text)
+
+        wait_ready(kube, f"nvidia.com/gpu.product={d.gpu.product}", resources, args.timeout, on_change=show)
     console.print("ready: every GPU node advertises its rail resources")
     return 0
 
@@ -146,6 +146,6 @@ def run_undeploy(args: argparse.Namespace) -> int:
 
     d = _definition(args)
     bundle, kube = _connect(args, d)
-    report = undeploy(bundle, kube, Helm(kubeconfig=args.kubeconfig), say=Console(stderr=True).print)  # type: ignore[arg-type]
+    report = undeploy(bundle, kube, Helm(kubeconfig=args.kubeconfig), say=Console(stderr=True).print)
     print(f"{report.changes} changes", file=sys.stderr)
     return 0

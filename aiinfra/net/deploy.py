@@ -18,7 +18,7 @@ runs that dry run first and stops before writing if anything is rejected.
 
 Example:
     >>> report = deploy(bundle, Kube(), Helm(), sources, dry_run=True)   # doctest: +SKIP
-    >>> report.changes
+    >>> report.changes                                                   # doctest: +SKIP
     0
 """
 
