@@ -110,6 +110,7 @@ def run_render(args: argparse.Namespace) -> int:
 
 
 def _connect(args: argparse.Namespace, d: ClusterDefinition) -> tuple[OperatorBundle, Kube]:
+    operator_bundle(d)  # a definition that cannot work fails before any connection is made
     kube = Kube(args.kubeconfig)
     version = kube.client.VersionApi(kube.api).get_code().git_version
     return operator_bundle(d, version), kube

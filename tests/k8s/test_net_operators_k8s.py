@@ -180,3 +180,25 @@ def test_wait_until_the_policy_is_ready_and_nodes_advertise_rails(mirrored_sim: 
         for n in nodes:
             kube.core.delete_node(n)
         kube.delete(NCP_API, "NicClusterPolicy", NCP_NAME)
+
+
+def test_cli_deploy_and_undeploy(mirrored_sim: Kube, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`aiinfra net deploy` end to end: the API server's version is checked, charts from --chart, then undeploy."""
+    from aiinfra.cli import main
+
+    helm = _helm()
+    charts = [
+        arg
+        for c in (NETWORK_OPERATOR, GPU_OPERATOR)
+        for arg in ("--chart", f"{c.name}={_stand_in(helm, tmp_path, c.name, '0.2.0').ref}")
+    ]
+    cluster = str(ROOT / "clusters" / "h100-ndr.yaml")
+    assert main(["net", "deploy", cluster, *charts, "--dry-run"]) == 0
+    assert "0 changes (dry run: nothing written)" in capsys.readouterr().err
+    assert mirrored_sim.get(NCP_API, "NicClusterPolicy", NCP_NAME) is None
+    assert main(["net", "deploy", cluster, *charts, "--no-wait"]) == 0
+    assert mirrored_sim.get(NCP_API, "NicClusterPolicy", NCP_NAME) is not None
+    assert main(["net", "undeploy", cluster]) == 0
+    assert mirrored_sim.get(NCP_API, "NicClusterPolicy", NCP_NAME) is None
+    assert main(["net", "deploy", cluster, "--nodes", "500", "--dry-run"]) == 2
+    assert "rails[0].pod_subnet" in capsys.readouterr().err
