@@ -68,7 +68,9 @@ def apply_tracked(kube: Kube, obj: dict[str, Any], dry_run: bool) -> str:
         return "valid"
     if before is None:
         return "created"
-    same = before["metadata"].get("resource_version") == after["metadata"].get("resource_version")
+    if not after["metadata"].get("resourceVersion"):
+        raise AiinfraError(f"applying {_name(obj)}: the API server returned no resourceVersion")
+    same = before["metadata"].get("resourceVersion") == after["metadata"].get("resourceVersion")
     return "unchanged" if same else "configured"
 
 

@@ -195,7 +195,6 @@ def crd_files(modules: dict[str, tuple[str, ...]] = CRD_FILES) -> list[Path]:
     files: list[Path] = []
     mirror = upstream_mirror()
     if mirror is not None:
-        files.extend(mirror_crd_files(mirror))
         modules = {m: p for m, p in modules.items() if m not in MIRRORED_MODULES}
     for module, patterns in modules.items():
         root = module_dir(module)
@@ -204,6 +203,9 @@ def crd_files(modules: dict[str, tuple[str, ...]] = CRD_FILES) -> list[Path]:
             if not found:
                 raise AiinfraError(f"{module}: no file {pattern} in {root}")
             files.extend(found)
+    # After the modules' files: KubeRay's large CRDs go first, before the apiserver is busy with the others.
+    if mirror is not None:
+        files.extend(mirror_crd_files(mirror))
     return files
 
 
