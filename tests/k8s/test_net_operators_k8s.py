@@ -89,7 +89,7 @@ def _stand_in(helm: Helm, tmp: Path, name: str, version: str) -> ChartSource:
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-values\n"
         "data:\n  values.json: {{ toJson .Values | quote }}\n"
     )
-    plural = f"standins{name.replace('-', '')}"
+    plural = f"standins{name.replace('-', '')}{uuid.uuid4().hex[:6]}"  # fresh per test: CRDs outlive undeploy
     crd = {
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
