@@ -55,7 +55,7 @@ class DeployReport:
 
 def chart_crds(helm: Helm, source: ChartSource) -> list[dict[str, Any]]:
     """The CRDs a chart ships (its own and its sub-charts'), as ``helm show crds`` prints them."""
-    out = helm._run("show", "crds", *source.args()).stdout
+    out = helm.show_crds(source)
     return [d for d in yaml.safe_load_all(out) if isinstance(d, dict) and d.get("kind") == "CustomResourceDefinition"]
 
 
@@ -83,6 +83,20 @@ def _served(kube: Kube, obj: dict[str, Any]) -> bool:
     return True
 
 
+def _wait_served(kube: Kube, obj: dict[str, Any], say: Say, timeout: float = 600.0) -> None:
+    """Wait for a kind the operator installs itself (nv-ipam's CRDs follow the policy's nvIpam)."""
+    deadline = time.monotonic() + timeout
+    if _served(kube, obj):
+        return
+    say(f"waiting for the operator to install {obj['kind']} ({obj['apiVersion']})")
+    while not _served(kube, obj):
+        if time.monotonic() > deadline:
+            raise LaunchTimeout(
+                f"{obj['kind']} ({obj['apiVersion']}) not served after {timeout:.0f}s: is the operator running?"
+            )
+        time.sleep(2)
+
+
 def _name(obj: dict[str, Any]) -> str:
     ns = obj["metadata"].get("namespace")
     return f"{obj['kind']} {ns + '/' if ns else ''}{obj['metadata']['name']}"
@@ -105,6 +119,8 @@ def _pass(
             # Installed by the operator itself once it runs (nv-ipam's IPPool): checked on the real pass.
             report.lines.append(f"{_name(obj)}: not served yet, checked when deployed")
             continue
+        if not dry_run:
+            _wait_served(kube, obj, say)
         report.add(_name(obj), apply_tracked(kube, obj, dry_run))
     for line in report.lines:
         say(line)

@@ -92,6 +92,10 @@ class Helm:
             raise AiinfraError(f"helm {args[0]} failed: {(proc.stderr or proc.stdout).strip()}")
         return proc
 
+    def show_crds(self, source: ChartSource) -> str:
+        """The CRD documents of a chart and its sub-charts (``helm show crds``)."""
+        return self._run("show", "crds", *source.args()).stdout
+
     def deployed(self, release: str, namespace: str) -> tuple[str, dict[str, Any]] | None:
         """(chart-version string, user values) of a deployed release, or None."""
         proc = self._run("list", "-n", namespace, "--filter", f"^{release}$", "-o", "json")
