@@ -53,3 +53,17 @@ def golden() -> Callable[[str, str], None]:
         assert text == path.read_text(encoding="utf-8"), f"{path} is stale; run `make golden` and review the diff"
 
     return check
+
+
+@pytest.fixture(scope="session")
+def upstream_mirror() -> Path:
+    """The offline mirror of upstream charts and CRDs ($AIINFRA_UPSTREAM_MIRROR): skipped when unset, except in CI."""
+    env = os.environ.get("AIINFRA_UPSTREAM_MIRROR")
+    if not env:
+        reason = "AIINFRA_UPSTREAM_MIRROR is not set (point it at ../shared/vendor, the upstream mirror)"
+        if os.environ.get("CI", "").lower() in ("true", "1", "yes"):
+            pytest.fail(f"CI: {reason}", pytrace=False)
+        pytest.skip(reason)
+    path = Path(env)
+    assert path.is_dir(), f"AIINFRA_UPSTREAM_MIRROR={env} is not a folder"
+    return path

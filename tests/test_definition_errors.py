@@ -85,7 +85,7 @@ def test_roce_rail_without_gid(tmp_path: Path) -> None:
 
 def test_sriov_rail_without_resource(tmp_path: Path) -> None:
     text = (ROOT / "clusters" / "roce.yaml").read_text(encoding="utf-8")
-    text = text.replace("resource_kind: sriov, resource: nvidia.com/sriov_roce1}", "resource_kind: sriov}")
+    text = text.replace("resource_kind: sriov, resource: nvidia.com/sriov_roce1,", "resource_kind: sriov,")
     path = write(tmp_path, text)
     assert errors_of(path) == [
         f"{path}:{line_of(text, 'name: roce1')}: rails[1].resource: an SR-IOV rail needs the VF resource name"

@@ -213,3 +213,24 @@ def _describe(err: Any) -> str:
     value = err.get("input")
     shown = f" (got {value!r})" if not isinstance(value, dict | list) else ""
     return f"{err['msg']}{shown}"
+
+
+def definition_error(d: ClusterDefinition, issues: list[tuple[Loc, str]]) -> DefinitionError:
+    """A DefinitionError locating each (field location, message) in ``d``'s source file by line.
+
+    For checks that run after loading (a renderer's preconditions), so their
+    messages name the file, line and field like the loader's own.
+
+    Example:
+        >>> d = load_definition("clusters/a800-ib.yaml")
+        >>> str(definition_error(d, [(("rails", 1, "hca"), "bad")]))
+        'clusters/a800-ib.yaml:19: rails[1].hca: bad'
+    """
+    root: yaml.Node | None = None
+    try:
+        root = yaml.compose(Path(d.source).read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+    except (OSError, yaml.YAMLError):
+        pass
+    return DefinitionError(
+        [Problem(d.source, _line_of(root, loc) if root else None, _dotted(loc), msg) for loc, msg in issues]
+    )

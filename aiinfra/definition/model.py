@@ -16,13 +16,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from enum import StrEnum
+from ipaddress import IPv4Network
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from aiinfra.contract import DEFINITION_ENV
+from aiinfra.definition.operators import Operators
 
 _NAME = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+_PCI = r"^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$"
 _RESOURCE = r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"
 
 
@@ -101,6 +104,12 @@ class Rail(Strict):
     """Kubernetes extended resource granting the rail; defaults to 'rdma/<name>' for rdma-shared."""
     gid_index: int | Literal["auto"] | None = None
     """RoCE GID index for this rail; overrides network.gid_index."""
+    pci: Annotated[str | None, Field(pattern=_PCI)] = None
+    """PCI address of the port's function, e.g. '0000:18:00.0' (SR-IOV device selection)."""
+    netdev: Annotated[str | None, Field(pattern=r"^[A-Za-z0-9_.-]{1,15}$")] = None
+    """The port's network interface, e.g. 'ibp24s0' (IPoIB parent, RDMA shared device selection)."""
+    pod_subnet: IPv4Network | None = None
+    """Pod address pool of this rail (nv-ipam IPPool), e.g. '10.100.0.0/22'."""
 
     @property
     def resource_name(self) -> str:
@@ -206,6 +215,8 @@ class ClusterDefinition(Strict):
     topology: Topology = Topology()
     nccl: Nccl = Nccl()
     local: Local = Local()
+    operators: Operators = Operators()
+    """How the NVIDIA Network Operator and GPU Operator are deployed (aiinfra net deploy)."""
 
     source: Annotated[str, Field(exclude=True)] = ""
     """File this definition came from (set by the loader)."""

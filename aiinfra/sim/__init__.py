@@ -226,7 +226,7 @@ def _start(state: Path, d: ClusterDefinition, timeout: float) -> SimCluster:
             cluster.processes[name] = proc
             save_state(state, cluster.to_json())  # so that 'down' can stop it even if this start fails
             if name == "kube-apiserver":
-                api = Rest(server, lay.pki)
+                api = Rest(server, lay.pki, timeout=120)  # big CRDs on a loaded machine take longer than 30 s
                 try:
                     _proc.wait_until(proc, api.ready, timeout, "ready (/readyz)")
                     install_crds(api, crd_docs.result(), timeout)

@@ -24,6 +24,7 @@ import subprocess
 from pathlib import Path
 
 from aiinfra.errors import AiinfraError, UsageError
+from aiinfra.upstream import GPU_OPERATOR_CRDS, KUBE_PROMETHEUS_STACK, MIRROR_ENV, NETWORK_OPERATOR_CRDS
 
 TOOLS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok", "ray-operator")
 CRD_MODULES_GOMOD = Path(__file__).resolve().parent / "crd_modules" / "go.mod"
@@ -167,9 +168,47 @@ def _module_cache() -> Path:
     return Path(gopath) / "pkg" / "mod"
 
 
-def crd_files(modules: dict[str, tuple[str, ...]] = CRD_FILES) -> list[Path]:
-    """Every CRD YAML file the simulator installs, at its path in the module cache."""
+# With the upstream mirror ($AIINFRA_UPSTREAM_MIRROR) set, these modules' old CRDs (network-operator v1.4.0
+# from 2022, prometheus-operator v0.85) give way to the current ones, under the same CRD names.
+MIRRORED_MODULES = (NAD, NETWORK_OPERATOR, SRIOV, PROMETHEUS_OPERATOR)
+MIRROR_CRD_GLOBS = (
+    *NETWORK_OPERATOR_CRDS.mirror_globs,  # network-operator (incl. the NAD CRD), SR-IOV, NFD, nv-ipam
+    *GPU_OPERATOR_CRDS.mirror_globs,
+    *(
+        f"{KUBE_PROMETHEUS_STACK.mirror_dir}/charts/crds/crds/crd-{kind}.yaml"
+        for kind in ("servicemonitors", "podmonitors", "prometheusrules")
+    ),
+)
+
+
+def upstream_mirror() -> Path | None:
+    """The offline mirror of upstream charts and CRDs named by $AIINFRA_UPSTREAM_MIRROR, if set."""
+    env = os.environ.get(MIRROR_ENV)
+    if not env:
+        return None
+    path = Path(env)
+    if not path.is_dir():
+        raise AiinfraError(f"{MIRROR_ENV}={env} is not a folder (expected the upstream mirror, e.g. ../shared/vendor)")
+    return path
+
+
+def mirror_crd_files(mirror: Path) -> list[Path]:
+    """The current upstream CRD files in the mirror that the simulator installs."""
     files: list[Path] = []
+    for pattern in MIRROR_CRD_GLOBS:
+        found = sorted(mirror.glob(pattern))
+        if not found:
+            raise AiinfraError(f"{MIRROR_ENV}: no file {pattern} in {mirror}")
+        files.extend(found)
+    return files
+
+
+def crd_files(modules: dict[str, tuple[str, ...]] = CRD_FILES) -> list[Path]:
+    """Every CRD YAML file the simulator installs: from the module cache, current ones from the mirror if set."""
+    files: list[Path] = []
+    mirror = upstream_mirror()
+    if mirror is not None:
+        modules = {m: p for m, p in modules.items() if m not in MIRRORED_MODULES}
     for module, patterns in modules.items():
         root = module_dir(module)
         for pattern in patterns:
@@ -177,6 +216,9 @@ def crd_files(modules: dict[str, tuple[str, ...]] = CRD_FILES) -> list[Path]:
             if not found:
                 raise AiinfraError(f"{module}: no file {pattern} in {root}")
             files.extend(found)
+    # After the modules' files: KubeRay's large CRDs go first, before the apiserver is busy with the others.
+    if mirror is not None:
+        files.extend(mirror_crd_files(mirror))
     return files
 
 
