@@ -14,7 +14,7 @@
 #   ./scripts/setup-network.sh [DEFINITION] [--node NAME] [--dry-run] [--timeout SECONDS]
 #   ./scripts/setup-network.sh --plan rendered/gpu-01.plan.json [--dry-run]
 # DEFINITION defaults to $AIINFRA_CLUSTER or clusters/a800-ib.yaml; the inventory is
-# <definition>.nodes.yaml (or --inventory FILE). A plan rendered elsewhere
+# nodes/<definition file> beside the definition (or --inventory FILE). A plan rendered elsewhere
 # (`aiinfra net render DEFINITION -o DIR`) needs only python3 and PyYAML on the node.
 #
 # Exit: 0 applied and verified (or dry run), 1 rolled back or a check failed, 2 bad input.

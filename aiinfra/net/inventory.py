@@ -1,7 +1,7 @@
 """The node inventory: which nodes a cluster has and how their host network is set up.
 
 It lives next to the cluster definition (``clusters/a800-ib.yaml`` has
-``clusters/a800-ib.nodes.yaml``) and says, per cluster and per node, what the
+``clusters/nodes/a800-ib.yaml``) and says, per cluster and per node, what the
 definition cannot: the management bond (LAN0+LAN1 by name or MAC, 802.3ad,
 LACP rate, hash policy, MTU, address, gateway, DNS) and each rail's netdev
 (LAN2-LAN5) with its IPoIB address, mode and MTU. Strict like the definition:

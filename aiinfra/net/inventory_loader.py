@@ -7,7 +7,7 @@ mode that does not hash, an IPoIB MTU the link cannot carry.
 
 Example:
     >>> from aiinfra.definition import load_definition
-    >>> inv = load_inventory("clusters/a800-ib.nodes.yaml", load_definition("clusters/a800-ib.yaml"))
+    >>> inv = load_inventory("clusters/nodes/a800-ib.yaml", load_definition("clusters/a800-ib.yaml"))
     >>> [n.name for n in inv.nodes][:2], inv.bond.mode
     (['gpu-01', 'gpu-02'], '802.3ad')
 """
@@ -33,10 +33,10 @@ def inventory_path(definition_path: str | Path) -> Path:
 
     Example:
         >>> str(inventory_path("clusters/a800-ib.yaml"))
-        'clusters/a800-ib.nodes.yaml'
+        'clusters/nodes/a800-ib.yaml'
     """
     p = Path(definition_path)
-    return p.with_name(p.stem + ".nodes.yaml")
+    return p.parent / "nodes" / p.name
 
 
 def load_inventory(path: str | Path, definition: ClusterDefinition) -> HostInventory:

@@ -9,7 +9,7 @@ Example:
     >>> from aiinfra.definition import load_definition
     >>> from aiinfra.net.inventory_loader import load_inventory
     >>> d = load_definition("clusters/a800-ib.yaml")
-    >>> plan = render_node(d, load_inventory("clusters/a800-ib.nodes.yaml", d), "gpu-01")
+    >>> plan = render_node(d, load_inventory("clusters/nodes/a800-ib.yaml", d), "gpu-01")
     >>> plan.bond.members, plan.rails[0].address, plan.rails[0].ipoib_mode
     (('ens1f0np0', 'ens1f1np1'), '10.100.0.21/24', 'datagram')
 """

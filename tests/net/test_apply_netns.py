@@ -80,8 +80,9 @@ def _addresses(ns: str) -> list[str]:
 
 def _plan(tmp_path: Path, edit: tuple[str, str] = ("", "")) -> NodePlan:
     d = load_definition(ROOT / "clusters/a800-ib.yaml")
-    inv = tmp_path / "a800-ib.nodes.yaml"
-    inv.write_text((ROOT / "clusters/a800-ib.nodes.yaml").read_text().replace(*edit))
+    inv = tmp_path / "nodes" / "a800-ib.yaml"
+    inv.parent.mkdir(exist_ok=True)
+    inv.write_text((ROOT / "clusters/nodes/a800-ib.yaml").read_text().replace(*edit))
     return render_node(d, load_inventory(inv, d), "gpu-01")
 
 

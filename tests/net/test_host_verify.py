@@ -24,7 +24,7 @@ MTUS = {"bond0": 9000, "ens1f0np0": 9000, "ens1f1np1": 9000,
 @pytest.fixture
 def plan() -> NodePlan:
     d = load_definition(ROOT / "clusters/a800-ib.yaml")
-    return render_node(d, load_inventory(ROOT / "clusters/a800-ib.nodes.yaml", d), "gpu-01")
+    return render_node(d, load_inventory(ROOT / "clusters/nodes/a800-ib.yaml", d), "gpu-01")
 
 
 def _codes(findings: list) -> list[tuple[str, str]]:
@@ -85,7 +85,7 @@ def test_connectx_bond_members_warn(tmp_path: Path, plan: NodePlan) -> None:
 
 def test_connectx_members_matched_by_mac_are_found_before_the_rename(tmp_path: Path) -> None:
     d = load_definition(ROOT / "clusters/a800-ib.yaml")
-    plan = render_node(d, load_inventory(ROOT / "clusters/a800-ib.nodes.yaml", d), "gpu-03")  # lan0/lan1 by MAC
+    plan = render_node(d, load_inventory(ROOT / "clusters/nodes/a800-ib.yaml", d), "gpu-03")  # lan0/lan1 by MAC
     root = host_tree(tmp_path / "h", mtus=MTUS)
     macs = {n: (root / "sys/class/net" / n / "address").read_text().strip() for n in ("ens1f0np0", "ens1f1np1")}
     assert plan.bond.macs == ("b8:ce:f6:10:00:30", "b8:ce:f6:10:00:31")

@@ -13,7 +13,7 @@ from aiinfra.errors import DefinitionError
 from aiinfra.net.inventory_loader import inventory_warnings, load_inventory
 
 ROOT = Path(__file__).resolve().parents[2]
-GOOD = (ROOT / "clusters/a800-ib.nodes.yaml").read_text()
+GOOD = (ROOT / "clusters/nodes/a800-ib.yaml").read_text()
 DEFINITION = load_definition(ROOT / "clusters/a800-ib.yaml")
 
 
@@ -32,7 +32,7 @@ def _line(text: str, needle: str) -> int:
 def test_shipped_inventories_load() -> None:
     for cluster in ("a800-ib", "roce"):
         d = load_definition(ROOT / f"clusters/{cluster}.yaml")
-        inv = load_inventory(ROOT / f"clusters/{cluster}.nodes.yaml", d)
+        inv = load_inventory(ROOT / f"clusters/nodes/{cluster}.yaml", d)
         assert inv.nodes and inventory_warnings(inv, d) == []
 
 
@@ -117,9 +117,10 @@ def test_connected_mode_on_connectx_warns(tmp_path: Path) -> None:
 
 def test_cli_exit_2_without_traceback(tmp_path: Path) -> None:
     (tmp_path / "c.yaml").write_text((ROOT / "clusters/a800-ib.yaml").read_text())
-    (tmp_path / "c.nodes.yaml").write_text(GOOD.replace("mode: 802.3ad", "mode: balance-rr"))
+    (tmp_path / "nodes").mkdir()
+    (tmp_path / "nodes" / "c.yaml").write_text(GOOD.replace("mode: 802.3ad", "mode: balance-rr"))
     run = subprocess.run([sys.executable, "-m", "aiinfra", "net", "render", str(tmp_path / "c.yaml")],
                          capture_output=True, text=True, cwd=ROOT, check=False)
     assert run.returncode == 2
     assert "Traceback" not in run.stderr
-    assert f"c.nodes.yaml:{_line(GOOD, 'lacp_rate')}: bond.lacp_rate: LACP runs only in mode 802.3ad" in run.stderr
+    assert f"nodes/c.yaml:{_line(GOOD, 'lacp_rate')}: bond.lacp_rate: LACP runs only in mode 802.3ad" in run.stderr

@@ -23,7 +23,7 @@ CLUSTERS = ["a800-ib", "roce"]
 def _plans(cluster: str, monkeypatch: pytest.MonkeyPatch) -> list[NodePlan]:
     monkeypatch.chdir(ROOT)  # relative sources in the header keep goldens checkout-independent
     d = load_definition(f"clusters/{cluster}.yaml")
-    return render_all(d, load_inventory(f"clusters/{cluster}.nodes.yaml", d))
+    return render_all(d, load_inventory(f"clusters/nodes/{cluster}.yaml", d))
 
 
 def _netplan() -> str:
