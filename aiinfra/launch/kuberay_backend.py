@@ -14,6 +14,7 @@ Example:
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import logging
 import os
@@ -26,12 +27,15 @@ from aiinfra.contract import CLUSTER_LABEL, MANAGED_BY, TOKEN_KEY, TOPOLOGY_KEY,
 from aiinfra.definition.model import ClusterDefinition, definition_from_env
 from aiinfra.errors import AiinfraError, ClusterNotFound, UsageError
 from aiinfra.k8s.client import Kube, api_error
+from aiinfra.k8s.network_policy import network_policies
 from aiinfra.k8s.portforward import PortForward
 from aiinfra.k8s.preflight import fit, node_rooms
 from aiinfra.k8s.raycluster import LaunchOptions, raycluster, token_secret_name
 from aiinfra.launch.protocol import ClusterStatus, NodeStatus
 
 API = "ray.io/v1"
+_OWNED_KINDS = (("v1", "Secret"), ("v1", "ConfigMap"), ("networking.k8s.io/v1", "NetworkPolicy"))
+"""Kinds aiinfra creates next to a RayCluster, each owned by it and labelled with its name."""
 log = logging.getLogger(__name__)
 
 
@@ -89,9 +93,31 @@ class KubeRayBackend:
             )
         if self.preflight:
             self._preflight()
+        # The RayCluster first, suspended (KubeRay makes no pods yet); then what it owns, so the
+        # garbage collector removes those with it whatever happens next; then resume it.
+        created = kube.apply({**self.object, "spec": {**self.object["spec"], "suspend": True}})
+        try:
+            for obj in self._owned_objects(created["metadata"]["uid"]):
+                kube.apply(obj)
+            kube.apply({**self.object, "spec": {**self.object["spec"], "suspend": False}})
+        except BaseException:  # KeyboardInterrupt too: a failed launch leaves nothing behind
+            with contextlib.suppress(Exception):
+                kube.delete(API, "RayCluster", self.name, self.namespace)
+            raise
+
+    def _owned_objects(self, uid: str) -> list[dict[str, Any]]:
+        """The token Secret and the NetworkPolicies, each owned by the RayCluster ``uid``."""
+        objects = network_policies(self.definition, self.name, self.namespace)
         if self.definition.ray and self.definition.ray.auth == "token":
-            kube.apply(self._token_secret())
-        kube.apply(self.object)
+            objects.insert(0, self._token_secret())
+        owner = self._owner(uid)
+        for obj in objects:
+            obj["metadata"]["ownerReferences"] = [owner]
+        return objects
+
+    def _owner(self, uid: str) -> dict[str, Any]:
+        # Deleted with the RayCluster by the garbage collector.
+        return {"apiVersion": API, "kind": "RayCluster", "name": self.name, "uid": uid}
 
     def _preflight(self) -> None:
         group = self.object["spec"]["workerGroupSpecs"][0]
@@ -156,7 +182,9 @@ class KubeRayBackend:
                     return
                 raise api_error(exc, f"reading node {node_name}") from None
             table[node_name] = {k: labels[k] for k in keys if k in labels}
-        owner = {"apiVersion": API, "kind": "RayCluster", "name": self.name, "uid": (obj or {})["metadata"]["uid"]}
+        if obj is None:
+            raise ClusterNotFound(f"RayCluster '{self.name}' disappeared while starting")
+        owner = self._owner(obj["metadata"]["uid"])
         self.kube.apply({
             "apiVersion": "v1",
             "kind": "ConfigMap",
@@ -164,7 +192,6 @@ class KubeRayBackend:
                 "name": topology_configmap_name(self.name),
                 "namespace": self.namespace,
                 "labels": {MANAGED_BY: "aiinfra", CLUSTER_LABEL: self.name},
-                # Deleted with the RayCluster by the garbage collector.
                 "ownerReferences": [owner],
             },
             "data": {TOPOLOGY_KEY: json.dumps(table, indent=1, sort_keys=True)},
@@ -225,19 +252,27 @@ class KubeRayBackend:
             self._forward.close()
             self._forward = None
         self.kube.delete(API, "RayCluster", self.name, self.namespace)
-        if self.definition.ray and self.definition.ray.auth == "token":
-            self.kube.delete("v1", "Secret", token_secret_name(self.name), self.namespace)
+        # Owned objects go with it (foreground deletion); these deletes only make that immediate.
+        for api, kind in _OWNED_KINDS:
+            for obj in self._labelled(api, kind):
+                self.kube.delete(api, kind, obj["metadata"]["name"], self.namespace)
         self.wait_deleted()
 
     def wait_deleted(self, timeout: float = 120) -> None:
-        """Block until the RayCluster and its pods are gone."""
+        """Block until the RayCluster, its pods and every object aiinfra made for it are gone."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             pods = self.kube.core.list_namespaced_pod(self.namespace, label_selector=f"ray.io/cluster={self.name}")
-            if not pods.items and self.kube.get(API, "RayCluster", self.name, self.namespace) is None:
+            left = [o for api, kind in _OWNED_KINDS for o in self._labelled(api, kind)]
+            if not pods.items and not left and self.kube.get(API, "RayCluster", self.name, self.namespace) is None:
                 return
-            time.sleep(1)
-        raise AiinfraError(f"RayCluster '{self.name}' still has pods after {timeout:.0f}s")
+            time.sleep(0.5)
+        raise AiinfraError(f"RayCluster '{self.name}' still has pods or owned objects after {timeout:.0f}s")
+
+    def _labelled(self, api: str, kind: str) -> list[dict[str, Any]]:
+        selector = f"{MANAGED_BY}=aiinfra,{CLUSTER_LABEL}={self.name}"
+        found = self.kube.resource(api, kind).get(namespace=self.namespace, label_selector=selector)
+        return list(found.to_dict().get("items") or [])
 
     def _token_secret(self) -> dict[str, Any]:
         token = base64.b64encode(secrets.token_urlsafe(32).encode()).decode()
