@@ -102,7 +102,7 @@ class KubeRayBackend:
             kube.apply({**self.object, "spec": {**self.object["spec"], "suspend": False}})
         except BaseException:  # KeyboardInterrupt too: a failed launch leaves nothing behind
             with contextlib.suppress(Exception):
-                kube.delete(API, "RayCluster", self.name, self.namespace)
+                self.delete(timeout=60)
             raise
 
     def _owned_objects(self, uid: str) -> list[dict[str, Any]]:
@@ -247,7 +247,7 @@ class KubeRayBackend:
             self._forward = PortForward(self.kube, self.namespace, running[0].metadata.name, 8265)
         return self._forward.url, headers
 
-    def delete(self) -> None:
+    def delete(self, timeout: float = 120) -> None:
         if self._forward:
             self._forward.close()
             self._forward = None
@@ -256,7 +256,7 @@ class KubeRayBackend:
         for api, kind in _OWNED_KINDS:
             for obj in self._labelled(api, kind):
                 self.kube.delete(api, kind, obj["metadata"]["name"], self.namespace)
-        self.wait_deleted()
+        self.wait_deleted(timeout)
 
     def wait_deleted(self, timeout: float = 120) -> None:
         """Block until the RayCluster, its pods and every object aiinfra made for it are gone."""
