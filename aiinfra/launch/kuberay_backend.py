@@ -29,7 +29,7 @@ from aiinfra.errors import AiinfraError, ClusterNotFound, UsageError
 from aiinfra.k8s.client import Kube, api_error
 from aiinfra.k8s.network_policy import network_policies
 from aiinfra.k8s.portforward import PortForward
-from aiinfra.k8s.preflight import fit, node_rooms
+from aiinfra.k8s.preflight import fit, node_rooms, quantity
 from aiinfra.k8s.raycluster import LaunchOptions, raycluster, token_secret_name
 from aiinfra.launch.protocol import ClusterStatus, NodeStatus
 
@@ -124,7 +124,7 @@ class KubeRayBackend:
         replicas = int(group["replicas"])
         spec = group["template"]["spec"]
         limits = spec["containers"][0]["resources"]["limits"]
-        request = {k: float(v) for k, v in limits.items() if k not in ("cpu", "memory")}
+        request = {k: quantity(v) for k, v in limits.items()}
         try:
             rooms = node_rooms(self.kube, spec["nodeSelector"])
         except self.kube.client.exceptions.ApiException as exc:
