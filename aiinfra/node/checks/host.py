@@ -37,6 +37,7 @@ def check_gpus(inv: NodeInventory, d: ClusterDefinition | None) -> list[Finding]
         return [Finding("gpus-unknown", "info", "nvml", inv.gpu_error, "GPU checks skipped; run on a GPU node")]
     out = []
     if d is not None and d.gpu is not None:
+        out.extend(check_gpu_model(inv, d))
         if len(inv.gpus) != d.gpu.per_node:
             out.append(
                 Finding(
@@ -84,6 +85,39 @@ def check_gpus(inv: NodeInventory, d: ClusterDefinition | None) -> list[Finding]
                 )
             )
     return out
+
+
+def gpu_model_matches(nvml_name: str, model: str, product: str) -> bool:
+    """Whether NVML's device name is the definition's GPU: by the GPU feature discovery
+    product label (the NVML name, spaces as dashes) or by the model without the vendor.
+
+    Example:
+        >>> gpu_model_matches("NVIDIA H100 80GB HBM3", "H100-SXM5-80GB", "NVIDIA-H100-80GB-HBM3")
+        True
+        >>> gpu_model_matches("NVIDIA H200", "A800-SXM4-80GB", "NVIDIA-A800-SXM4-80GB")
+        False
+    """
+    name = nvml_name.strip()
+    bare = name.removeprefix("NVIDIA ").strip()
+    return name.replace(" ", "-").lower() == product.lower() or bare.lower() == model.lower()
+
+
+def check_gpu_model(inv: NodeInventory, d: ClusterDefinition) -> list[Finding]:
+    """The GPUs found are the model the definition declares (an H200 node is not an A800 one)."""
+    assert d.gpu is not None
+    wrong = sorted({g.name for g in inv.gpus if not gpu_model_matches(g.name, d.gpu.model, d.gpu.product)})
+    if not wrong:
+        return []
+    return [
+        Finding(
+            "gpu-model",
+            "error",
+            "node",
+            f"GPUs are {', '.join(wrong)}; the definition expects {d.gpu.model} "
+            f"(nvidia.com/gpu.product={d.gpu.product})",
+            "run on a node of this cluster, or check against the definition that describes this hardware",
+        )
+    ]
 
 
 def _check_affinity_without_rails(inv: NodeInventory) -> list[Finding]:
