@@ -21,6 +21,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -118,18 +119,29 @@ def one_cycle(
 
 
 def run_cycles(
-    kube, namespace: str, cycles: int, seed: int, ready_s: float = 20.0, plan: list[tuple[str, str]] | None = None
+    kube, namespace: str, cycles: int, seed: int, ready_s: float = 20.0, plan: list[tuple[str, str]] | None = None,
+    budget_s: float | None = None, show: Callable[[Cycle], None] | None = None,
 ) -> Report:
     """``cycles`` interrupted launch/down cycles in ``namespace`` (points and signals random, or
     ``plan``'s); what they left."""
     rng = random.Random(seed)
     prefix = f"ic{uuid.uuid4().hex[:4]}-"
     report = Report()
+    stop = time.monotonic() + (budget_s if budget_s is not None else float("inf"))
     for i in range(cycles):
+        if time.monotonic() > stop:
+            break
         point, sig = plan[i] if plan else (rng.choice(POINTS), rng.choice(("SIGINT", "SIGKILL")))
         report.cycles.append(one_cycle(kube, namespace, f"{prefix}{i}", point, sig, rng, ready_s))
+        if show:
+            show(report.cycles[-1])
     report.left = leftovers(kube, namespace, prefix)
     return report
+
+
+def _show(c: Cycle) -> None:
+    print(f"{c.name:14} {c.point:8} {c.signal:8} after {c.delay_s:5.2f}s  launch rc {c.launch_rc}  "
+          f"down rc {c.down_rc}", flush=True)
 
 
 def main() -> int:
@@ -137,6 +149,7 @@ def main() -> int:
     parser.add_argument("--cycles", type=int, default=50)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--namespace", default="default")
+    parser.add_argument("--budget-s", type=float, help="start no new cycle after this many seconds")
     parser.add_argument("--ready-s", type=float, default=20.0, help="upper bound of the 'waiting' interrupt delay")
     args = parser.parse_args()
     from aiinfra import sim
@@ -148,10 +161,8 @@ def main() -> int:
         os.environ["KUBECONFIG"] = str(started.kubeconfig)
     try:
         t0 = time.perf_counter()
-        report = run_cycles(Kube(), args.namespace, args.cycles, args.seed, args.ready_s)
-        for c in report.cycles:
-            print(f"{c.name:14} {c.point:8} {c.signal:8} after {c.delay_s:5.2f}s  launch rc {c.launch_rc}  "
-                  f"down rc {c.down_rc}")
+        report = run_cycles(Kube(), args.namespace, args.cycles, args.seed, args.ready_s, budget_s=args.budget_s,
+                            show=_show)
         print(f"{len(report.cycles)} cycles in {time.perf_counter() - t0:.0f}s; left behind:")
         for what, count in report.left.items():
             print(f"  {what:24} {count}")

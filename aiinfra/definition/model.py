@@ -18,9 +18,10 @@ from collections.abc import Mapping
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from aiinfra.contract import DEFINITION_ENV
+from aiinfra.definition.versions import definition_problems
 
 _NAME = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 _RESOURCE = r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"
@@ -183,6 +184,13 @@ class Ray(Strict):
     run_as_user: Annotated[int | None, Field(ge=1)] = 1000
     """Non-root uid the image runs as (rayproject/ray: 1000); null for an image that needs root."""
     access: RayAccess = RayAccess()
+
+    @model_validator(mode="after")
+    def _versions_agree(self) -> Ray:
+        problems = definition_problems(self.version, self.image, self.auth)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
 
 
 class Topology(Strict):

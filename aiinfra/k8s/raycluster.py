@@ -238,9 +238,15 @@ def _affinity(d: ClusterDefinition, name: str, keep: str | None) -> dict[str, An
 
 
 def _auth_env(d: ClusterDefinition, opts: LaunchOptions) -> list[dict[str, Any]]:
-    """Token auth: the token is read from a Secret, never written into the RayCluster."""
-    if d.ray is None or d.ray.auth != "token":
+    """Token auth: the token is read from a Secret, never written into the RayCluster.
+
+    The mode is always explicit: Ray's default changes between releases (2.59 turned it on for
+    local clusters, later releases for all), and every node of a cluster must agree.
+    """
+    if d.ray is None:
         return []
+    if d.ray.auth != "token":
+        return [{"name": "RAY_AUTH_MODE", "value": "disabled"}]
     ref = {"secretKeyRef": {"name": token_secret_name(opts.name), "key": TOKEN_KEY}}
     return [{"name": "RAY_AUTH_MODE", "value": "token"}, {"name": "RAY_AUTH_TOKEN", "valueFrom": ref}]
 

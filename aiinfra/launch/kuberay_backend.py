@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import importlib.metadata
 import json
 import logging
 import os
@@ -25,6 +26,7 @@ from typing import Any
 
 from aiinfra.contract import CLUSTER_LABEL, MANAGED_BY, TOKEN_KEY, TOPOLOGY_KEY, topology_configmap_name
 from aiinfra.definition.model import ClusterDefinition, definition_from_env
+from aiinfra.definition.versions import client_mismatch
 from aiinfra.errors import AiinfraError, ClusterNotFound, UsageError
 from aiinfra.k8s.client import Kube, api_error
 from aiinfra.k8s.network_policy import network_policies
@@ -91,6 +93,7 @@ class KubeRayBackend:
                 f"a RayCluster named '{self.name}' already exists in '{self.namespace}': "
                 f"aiinfra.connect('{self.name}') re-attaches, `aiinfra down {self.name}` removes it"
             )
+        self._check_client_ray()
         if self.preflight:
             self._preflight()
         # The RayCluster first, suspended (KubeRay makes no pods yet); then what it owns, so the
@@ -104,6 +107,28 @@ class KubeRayBackend:
             with contextlib.suppress(Exception):
                 self.delete(timeout=60)
             raise
+
+    def _check_client_ray(self) -> None:
+        """Refuse a client Ray that cannot talk to the image's; warn where only some paths work."""
+        assert self.definition.ray is not None
+        try:
+            client = importlib.metadata.version("ray")
+        except importlib.metadata.PackageNotFoundError:
+            return  # nothing here speaks Ray's protocols; job submission goes over HTTP
+        found = client_mismatch(client, self.definition.ray.version)
+        if found and found[0] == "error":
+            raise UsageError(f"{self.definition.source}: {found[1]}")
+        if found:
+            log.warning("%s", found[1])
+
+    def served_ray_version(self) -> str | None:
+        """The Ray version the head's dashboard reports; None where it cannot be reached."""
+        try:
+            url, headers = self.dashboard()
+            with urllib.request.urlopen(urllib.request.Request(f"{url}/api/version", headers=headers), timeout=5) as r:
+                return str(json.load(r)["ray_version"])
+        except (OSError, ValueError, KeyError, AiinfraError):
+            return None
 
     def _owned_objects(self, uid: str) -> list[dict[str, Any]]:
         """The token Secret and the NetworkPolicies, each owned by the RayCluster ``uid``."""
@@ -167,6 +192,12 @@ class KubeRayBackend:
 
     def after_ready(self) -> None:
         """Publish the fabric labels of the nodes the pods landed on (aiinfra.placement.fabric_labels)."""
+        served = self.served_ray_version()
+        if served and self.definition.ray and served != self.definition.ray.version:
+            log.warning(
+                "the head runs Ray %s, the definition says %s (ray.version): fix ray.image or ray.version",
+                served, self.definition.ray.version,
+            )
         keys = self.definition.topology.labels
         if not keys:
             return
