@@ -107,7 +107,8 @@ def client_mismatch(client: str, cluster: str) -> tuple[str, str] | None:
     """
     mine, theirs = parse(client), parse(cluster)
     if mine[0] != theirs[0]:
-        return "error", f"this machine runs Ray {client}, the cluster Ray {cluster}: different major versions do not talk"
+        why = f"this machine runs Ray {client}, the cluster Ray {cluster}: different major versions do not talk"
+        return "error", why
     if mine[:2] != theirs[:2]:
         return "warning", (
             f"this machine runs Ray {client}, the cluster Ray {cluster}: job submission works across minor "

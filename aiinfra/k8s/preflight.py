@@ -103,4 +103,6 @@ def quantity(value: str | float) -> float:
 
 
 def _shown(resource: str, amount: float) -> str:
-    return f"{amount / 2**30:g}Gi {resource}" if resource in ("memory", "ephemeral-storage") else f"{amount:g} {resource}"
+    if resource in ("memory", "ephemeral-storage"):
+        return f"{amount / 2**30:g}Gi {resource}"
+    return f"{amount:g} {resource}"

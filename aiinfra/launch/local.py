@@ -153,8 +153,8 @@ class LocalRayBackend:
     def ray_auth_env(self) -> dict[str, str]:
         """RAY_AUTH_MODE (and the token) every process of this cluster, drivers included, runs with.
 
-        Set explicitly because Ray's default moved: off up to 2.58, on for local clusters from
-        2.59 whenever a token file exists in ~/.ray, which left a cluster and its clients disagreeing.
+        Set explicitly because Ray's default moves: off up to 2.58; from 2.59 `ray start` turns it on
+        whenever a token file exists in ~/.ray, which left a cluster and its clients disagreeing.
         Other users of this machine can reach 127.0.0.1 too, so local clusters use a token of
         their own, kept (mode 0600) in the cluster's state directory.
         """

@@ -14,7 +14,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _cycles_module() -> Any:
-    spec = importlib.util.spec_from_file_location("launch_interrupt_cycles", ROOT / "benchmarks" / "launch_interrupt_cycles.py")
+    path = ROOT / "benchmarks" / "launch_interrupt_cycles.py"
+    spec = importlib.util.spec_from_file_location("launch_interrupt_cycles", path)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up there
