@@ -98,7 +98,12 @@ def one_cycle(
     cycle = Cycle(name, point, sig, 0.0)
     cmd = [sys.executable, "-m", "aiinfra", "launch", str(A800), "--workers", "1", "--name", name,
            "--namespace", namespace, "--timeout", "300"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # A shell's background job ignores SIGINT, and Python then installs no KeyboardInterrupt handler:
+    # give the launcher the default disposition, as in a terminal.
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     if point == "startup":
         cycle.delay_s = rng.uniform(0.0, 3.0)
         time.sleep(cycle.delay_s)
