@@ -98,8 +98,8 @@ class KubeRayBackend:
             self._preflight()
         # The RayCluster first, suspended (KubeRay makes no pods yet); then what it owns, so the
         # garbage collector removes those with it whatever happens next; then resume it.
-        created = kube.apply({**self.object, "spec": {**self.object["spec"], "suspend": True}})
         try:
+            created = kube.apply({**self.object, "spec": {**self.object["spec"], "suspend": True}})
             for obj in self._owned_objects(created["metadata"]["uid"]):
                 kube.apply(obj)
             kube.apply({**self.object, "spec": {**self.object["spec"], "suspend": False}})
