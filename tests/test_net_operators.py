@@ -215,4 +215,4 @@ def test_cli_driver_choices_match_the_model() -> None:
     from aiinfra.cli.net.operators import _DRIVERS
     from aiinfra.definition.operators import NicDriver
 
-    assert _DRIVERS == tuple(m.value for m in NicDriver)
+    assert tuple(m.value for m in NicDriver) == _DRIVERS

@@ -19,10 +19,11 @@ from enum import StrEnum
 from ipaddress import IPv4Network
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from aiinfra.contract import DEFINITION_ENV
 from aiinfra.definition.operators import Operators
+from aiinfra.definition.versions import definition_problems
 
 _NAME = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 _PCI = r"^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$"
@@ -156,6 +157,26 @@ class Workers(Strict):
     """Size of the memory-backed /dev/shm (Ray object store spill and NCCL's SHM transport)."""
 
 
+class RayClient(Strict):
+    """Pods outside the cluster allowed to reach the head's job API and Ray client port."""
+
+    namespace: Annotated[str | None, Field(pattern=_NAME)] = None
+    """Their namespace; unset means the cluster's own namespace."""
+    pod_labels: dict[str, str] = {}
+    """Only pods with all these labels; empty means every pod of the namespace."""
+
+
+class RayAccess(Strict):
+    """Who may reach the Ray pods over the pod network (a NetworkPolicy per cluster)."""
+
+    network_policy: bool = True
+    """Render and apply the NetworkPolicies; false leaves the pods open to every pod of the cluster."""
+    clients: list[RayClient] = []
+    """Pods (e.g. notebooks) that may use the dashboard/job API (8265) and Ray client (10001) of the head."""
+    monitoring_namespace: Annotated[str | None, Field(pattern=_NAME)] = None
+    """Namespace of the Prometheus that scrapes Ray's metrics port (8080) on every pod."""
+
+
 class Ray(Strict):
     """How Ray runs on the cluster (KubeRay RayCluster)."""
 
@@ -167,8 +188,18 @@ class Ray(Strict):
     """Default Kubernetes namespace."""
     head: Resources
     workers: Workers
-    auth: Literal["token", "none"] = "none"
-    """'token': Ray token authentication, the token kept in a Kubernetes Secret."""
+    auth: Literal["token", "none"] = "token"
+    """'token' (default): Ray token authentication, the token in a Secret owned by the RayCluster; 'none' opts out."""
+    run_as_user: Annotated[int | None, Field(ge=1)] = 1000
+    """Non-root uid the image runs as (rayproject/ray: 1000); null for an image that needs root."""
+    access: RayAccess = RayAccess()
+
+    @model_validator(mode="after")
+    def _versions_agree(self) -> Ray:
+        problems = definition_problems(self.version, self.image, self.auth)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
 
 
 class Topology(Strict):

@@ -1,8 +1,8 @@
 """Will the workers fit? Checked against the nodes before anything is created.
 
-A worker pod asks for whole GPUs plus one of each rail resource; a node can
-take as many workers as its free allocatable allows for every resource at
-once. Pods already bound to a node count against it, so the answer matches
+A worker pod asks for CPU, memory, whole GPUs and one of each rail resource;
+a node can take as many workers as its free allocatable allows for every
+resource at once. Pods already bound to a node count against it, so the answer matches
 what the scheduler would do, minus taints and affinities it alone knows.
 
 Example:
@@ -38,7 +38,7 @@ class FitReport:
     """The resource that limits capacity most (e.g. 'nvidia.com/gpu')."""
 
     def message(self, request: dict[str, float], selector: str) -> str:
-        want = ", ".join(f"{v:g} {k}" for k, v in sorted(request.items()))
+        want = ", ".join(_shown(k, v) for k, v in sorted(request.items()))
         nodes = ", ".join(f"{n}: {c}" for n, c in sorted(self.per_node.items())) or "none"
         return (
             f"{self.replicas} workers of [{want}] cannot fit: nodes with {selector} have room for "
@@ -51,7 +51,7 @@ def fit(nodes: list[NodeRoom], request: dict[str, float], replicas: int) -> FitR
     per_node: dict[str, int] = {}
     short: dict[str, int] = {}
     for node in nodes:
-        counts = {k: int(node.free.get(k, 0) // v) for k, v in request.items() if v > 0}
+        counts = {k: int(max(0.0, node.free.get(k, 0)) // v) for k, v in request.items() if v > 0}
         room = min(counts.values()) if counts else 0
         per_node[node.name] = room
         for k, c in counts.items():
@@ -82,25 +82,27 @@ def node_rooms(kube: Any, node_selector: dict[str, str]) -> list[NodeRoom]:
             continue
         alloc = {k: quantity(v) for k, v in (n.status.allocatable or {}).items()}
         taken = used.get(n.metadata.name, {})
-        out.append(NodeRoom(n.metadata.name, {k: v - taken.get(k, 0) for k, v in alloc.items()}))
+        # Allocatable can drop below what bound pods hold (a GPU fell off the bus): no room, not less.
+        out.append(NodeRoom(n.metadata.name, {k: max(0.0, v - taken.get(k, 0)) for k, v in alloc.items()}))
     return out
 
 
-_SUFFIX = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "m": 1e-3}
-
-
 def quantity(value: str | float) -> float:
-    """A Kubernetes quantity as a number ('8' -> 8, '500m' -> 0.5, '1Gi' -> 1073741824).
+    """A Kubernetes quantity as a number, read by the official client's parser.
 
     Example:
-        >>> quantity("64Gi") / 2**30
-        64.0
+        >>> quantity("64Gi") / 2**30, quantity("500m")
+        (64.0, 0.5)
     """
-    text = str(value)
-    for suffix in sorted(_SUFFIX, key=len, reverse=True):
-        if text.endswith(suffix):
-            return float(text[: -len(suffix)]) * _SUFFIX[suffix]
+    from kubernetes.utils import parse_quantity
+
     try:
-        return float(text)
-    except ValueError:
-        raise AiinfraError(f"unreadable Kubernetes quantity {text!r}") from None
+        return float(parse_quantity(value))
+    except (ValueError, TypeError, ArithmeticError):
+        raise AiinfraError(f"unreadable Kubernetes quantity {str(value)!r}") from None
+
+
+def _shown(resource: str, amount: float) -> str:
+    if resource in ("memory", "ephemeral-storage"):
+        return f"{amount / 2**30:g}Gi {resource}"
+    return f"{amount:g} {resource}"

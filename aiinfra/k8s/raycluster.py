@@ -106,13 +106,18 @@ def _head_group(d: ClusterDefinition, ray: Ray, opts: LaunchOptions, labels: dic
         "env": [*_auth_env(d, opts), {"name": DEFINITION_ENV, "value": _definition_json(d)}],
         # Job drivers run on the head and plan placement there.
         "volumeMounts": [_TOPOLOGY_MOUNT],
+        "securityContext": _container_security(ray, add=[]),
     }
     return {
         # The head schedules no GPU work unless the definition gives it GPUs.
         "rayStartParams": {"dashboard-host": "0.0.0.0", "num-gpus": str(head.gpus)},
         "template": {
             "metadata": {"labels": {**labels, ROLE_LABEL: "head"}},
-            "spec": {"containers": [container], "volumes": [_topology_volume(opts.name)]},
+            "spec": {
+                **_pod_security(ray),
+                "containers": [container],
+                "volumes": [_topology_volume(opts.name)],
+            },
         },
     }
 
@@ -141,7 +146,9 @@ def _worker_group(
             f'export RAY_OVERRIDE_LABELS="{{\\"{K8S_NODE_LABEL}\\":\\"${NODE_NAME_ENV}\\"}}"'
         ],
         "resources": {"requests": resources, "limits": resources},
-        "securityContext": {"capabilities": {"add": ["IPC_LOCK"]}},
+        # IPC_LOCK lets RDMA pin memory past the memlock limit; the one capability kept
+        # (docs/security.md: why, and what Pod Security level a namespace needs for it).
+        "securityContext": _container_security(ray, add=["IPC_LOCK"]),
         "env": [
             *env,
             *_auth_env(d, opts),
@@ -152,6 +159,7 @@ def _worker_group(
         "volumeMounts": [{"name": "dshm", "mountPath": "/dev/shm"}, _TOPOLOGY_MOUNT],
     }
     spec: dict[str, Any] = {
+        **_pod_security(ray),
         "containers": [container],
         "nodeSelector": {"nvidia.com/gpu.product": d.gpu.product},
         "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}],
@@ -183,6 +191,26 @@ def _worker_group(
     }
 
 
+def _pod_security(ray: Ray) -> dict[str, Any]:
+    """Pod-level hardening: no API token (nothing in the pods calls the API server), seccomp, non-root."""
+    context: dict[str, Any] = {"seccompProfile": {"type": "RuntimeDefault"}}
+    if ray.run_as_user is not None:
+        # A numeric uid: the kubelet cannot check runAsNonRoot against the image's named user "ray".
+        context.update({"runAsNonRoot": True, "runAsUser": ray.run_as_user, "runAsGroup": _RAY_GID})
+    return {"automountServiceAccountToken": False, "securityContext": context}
+
+
+_RAY_GID = 100
+"""Group of the rayproject/ray images' user (ray:users), which owns its home and conda env."""
+
+
+def _container_security(ray: Ray, add: list[str]) -> dict[str, Any]:
+    capabilities: dict[str, list[str]] = {"drop": ["ALL"]}
+    if add:
+        capabilities["add"] = add
+    return {"allowPrivilegeEscalation": False, "capabilities": capabilities}
+
+
 _TOPOLOGY_MOUNT = {"name": "aiinfra-topology", "mountPath": TOPOLOGY_DIR, "readOnly": True}
 
 
@@ -210,9 +238,15 @@ def _affinity(d: ClusterDefinition, name: str, keep: str | None) -> dict[str, An
 
 
 def _auth_env(d: ClusterDefinition, opts: LaunchOptions) -> list[dict[str, Any]]:
-    """Token auth: the token is read from a Secret, never written into the RayCluster."""
-    if d.ray is None or d.ray.auth != "token":
+    """Token auth: the token is read from a Secret, never written into the RayCluster.
+
+    The mode is always explicit: Ray's default changes between releases (2.59 turned it on for
+    local clusters, later releases for all), and every node of a cluster must agree.
+    """
+    if d.ray is None:
         return []
+    if d.ray.auth != "token":
+        return [{"name": "RAY_AUTH_MODE", "value": "disabled"}]
     ref = {"secretKeyRef": {"name": token_secret_name(opts.name), "key": TOKEN_KEY}}
     return [{"name": "RAY_AUTH_MODE", "value": "token"}, {"name": "RAY_AUTH_TOKEN", "valueFrom": ref}]
 

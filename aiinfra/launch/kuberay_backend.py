@@ -14,24 +14,31 @@ Example:
 from __future__ import annotations
 
 import base64
+import contextlib
+import importlib.metadata
 import json
 import logging
 import os
 import secrets
 import time
+import urllib.request
 from typing import Any
 
 from aiinfra.contract import CLUSTER_LABEL, MANAGED_BY, TOKEN_KEY, TOPOLOGY_KEY, topology_configmap_name
 from aiinfra.definition.model import ClusterDefinition, definition_from_env
+from aiinfra.definition.versions import client_mismatch
 from aiinfra.errors import AiinfraError, ClusterNotFound, UsageError
 from aiinfra.k8s.client import Kube, api_error
+from aiinfra.k8s.network_policy import network_policies
 from aiinfra.k8s.portforward import PortForward
-from aiinfra.k8s.preflight import fit, node_rooms
+from aiinfra.k8s.preflight import fit, node_rooms, quantity
 from aiinfra.k8s.raycluster import LaunchOptions, raycluster, token_secret_name
 from aiinfra.launch.protocol import ClusterStatus, NodeStatus
 from aiinfra.launch.ray_state import ray_nodes
 
 API = "ray.io/v1"
+_OWNED_KINDS = (("v1", "Secret"), ("v1", "ConfigMap"), ("networking.k8s.io/v1", "NetworkPolicy"))
+"""Kinds aiinfra creates next to a RayCluster, each owned by it and labelled with its name."""
 log = logging.getLogger(__name__)
 
 
@@ -87,18 +94,63 @@ class KubeRayBackend:
                 f"a RayCluster named '{self.name}' already exists in '{self.namespace}': "
                 f"aiinfra.connect('{self.name}') re-attaches, `aiinfra down {self.name}` removes it"
             )
+        self._check_client_ray()
         if self.preflight:
             self._preflight()
+        # The RayCluster first, suspended (KubeRay makes no pods yet); then what it owns, so the
+        # garbage collector removes those with it whatever happens next; then resume it.
+        try:
+            created = kube.apply({**self.object, "spec": {**self.object["spec"], "suspend": True}})
+            for obj in self._owned_objects(created["metadata"]["uid"]):
+                kube.apply(obj)
+            kube.apply({**self.object, "spec": {**self.object["spec"], "suspend": False}})
+        except BaseException:  # KeyboardInterrupt too: a failed launch leaves nothing behind
+            with contextlib.suppress(Exception):
+                self.delete(timeout=60)
+            raise
+
+    def _check_client_ray(self) -> None:
+        """Refuse a client Ray that cannot talk to the image's; warn where only some paths work."""
+        assert self.definition.ray is not None
+        try:
+            client = importlib.metadata.version("ray")
+        except importlib.metadata.PackageNotFoundError:
+            return  # nothing here speaks Ray's protocols; job submission goes over HTTP
+        found = client_mismatch(client, self.definition.ray.version)
+        if found and found[0] == "error":
+            raise UsageError(f"{self.definition.source}: {found[1]}")
+        if found:
+            log.warning("%s", found[1])
+
+    def served_ray_version(self) -> str | None:
+        """The Ray version the head's dashboard reports; None where it cannot be reached."""
+        try:
+            url, headers = self.dashboard()
+            with urllib.request.urlopen(urllib.request.Request(f"{url}/api/version", headers=headers), timeout=5) as r:
+                return str(json.load(r)["ray_version"])
+        except (OSError, ValueError, KeyError, AiinfraError):
+            return None
+
+    def _owned_objects(self, uid: str) -> list[dict[str, Any]]:
+        """The token Secret and the NetworkPolicies, each owned by the RayCluster ``uid``."""
+        objects = network_policies(self.definition, self.name, self.namespace)
         if self.definition.ray and self.definition.ray.auth == "token":
-            kube.apply(self._token_secret())
-        kube.apply(self.object)
+            objects.insert(0, self._token_secret())
+        owner = self._owner(uid)
+        for obj in objects:
+            obj["metadata"]["ownerReferences"] = [owner]
+        return objects
+
+    def _owner(self, uid: str) -> dict[str, Any]:
+        # Deleted with the RayCluster by the garbage collector.
+        return {"apiVersion": API, "kind": "RayCluster", "name": self.name, "uid": uid}
 
     def _preflight(self) -> None:
         group = self.object["spec"]["workerGroupSpecs"][0]
         replicas = int(group["replicas"])
         spec = group["template"]["spec"]
         limits = spec["containers"][0]["resources"]["limits"]
-        request = {k: float(v) for k, v in limits.items() if k not in ("cpu", "memory")}
+        request = {k: quantity(v) for k, v in limits.items()}
         try:
             rooms = node_rooms(self.kube, spec["nodeSelector"])
         except self.kube.client.exceptions.ApiException as exc:
@@ -141,6 +193,12 @@ class KubeRayBackend:
 
     def after_ready(self) -> None:
         """Publish the fabric labels of the nodes the pods landed on (aiinfra.placement.fabric_labels)."""
+        served = self.served_ray_version()
+        if served and self.definition.ray and served != self.definition.ray.version:
+            log.warning(
+                "the head runs Ray %s, the definition says %s (ray.version): fix ray.image or ray.version",
+                served, self.definition.ray.version,
+            )
         keys = self.definition.topology.labels
         if not keys:
             return
@@ -156,7 +214,9 @@ class KubeRayBackend:
                     return
                 raise api_error(exc, f"reading node {node_name}") from None
             table[node_name] = {k: labels[k] for k in keys if k in labels}
-        owner = {"apiVersion": API, "kind": "RayCluster", "name": self.name, "uid": (obj or {})["metadata"]["uid"]}
+        if obj is None:
+            raise ClusterNotFound(f"RayCluster '{self.name}' disappeared while starting")
+        owner = self._owner(obj["metadata"]["uid"])
         self.kube.apply({
             "apiVersion": "v1",
             "kind": "ConfigMap",
@@ -164,7 +224,6 @@ class KubeRayBackend:
                 "name": topology_configmap_name(self.name),
                 "namespace": self.namespace,
                 "labels": {MANAGED_BY: "aiinfra", CLUSTER_LABEL: self.name},
-                # Deleted with the RayCluster by the garbage collector.
                 "ownerReferences": [owner],
             },
             "data": {TOPOLOGY_KEY: json.dumps(table, indent=1, sort_keys=True)},
@@ -220,24 +279,32 @@ class KubeRayBackend:
             self._forward = PortForward(self.kube, self.namespace, running[0].metadata.name, 8265)
         return self._forward.url, headers
 
-    def delete(self) -> None:
+    def delete(self, timeout: float = 120) -> None:
         if self._forward:
             self._forward.close()
             self._forward = None
         self.kube.delete(API, "RayCluster", self.name, self.namespace)
-        if self.definition.ray and self.definition.ray.auth == "token":
-            self.kube.delete("v1", "Secret", token_secret_name(self.name), self.namespace)
-        self.wait_deleted()
+        # Owned objects go with it (foreground deletion); these deletes only make that immediate.
+        for api, kind in _OWNED_KINDS:
+            for obj in self._labelled(api, kind):
+                self.kube.delete(api, kind, obj["metadata"]["name"], self.namespace)
+        self.wait_deleted(timeout)
 
     def wait_deleted(self, timeout: float = 120) -> None:
-        """Block until the RayCluster and its pods are gone."""
+        """Block until the RayCluster, its pods and every object aiinfra made for it are gone."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             pods = self.kube.core.list_namespaced_pod(self.namespace, label_selector=f"ray.io/cluster={self.name}")
-            if not pods.items and self.kube.get(API, "RayCluster", self.name, self.namespace) is None:
+            left = [o for api, kind in _OWNED_KINDS for o in self._labelled(api, kind)]
+            if not pods.items and not left and self.kube.get(API, "RayCluster", self.name, self.namespace) is None:
                 return
-            time.sleep(1)
-        raise AiinfraError(f"RayCluster '{self.name}' still has pods after {timeout:.0f}s")
+            time.sleep(0.5)
+        raise AiinfraError(f"RayCluster '{self.name}' still has pods or owned objects after {timeout:.0f}s")
+
+    def _labelled(self, api: str, kind: str) -> list[dict[str, Any]]:
+        selector = f"{MANAGED_BY}=aiinfra,{CLUSTER_LABEL}={self.name}"
+        found = self.kube.resource(api, kind).get(namespace=self.namespace, label_selector=selector)
+        return list(found.to_dict().get("items") or [])
 
     def _token_secret(self) -> dict[str, Any]:
         token = base64.b64encode(secrets.token_urlsafe(32).encode()).decode()

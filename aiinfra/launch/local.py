@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -70,6 +71,7 @@ class LocalRayBackend:
         if self._state() is not None:
             raise UsageError(f"a local cluster named '{self.name}' exists; connect to it or `aiinfra down {self.name}`")
         self.temp_dir.mkdir(parents=True, exist_ok=True)
+        self._new_token()
         gcs_port, dash_port = free_port(), free_port()
         local = self.definition.local
         head = [
@@ -97,7 +99,7 @@ class LocalRayBackend:
         if state is None:
             return ClusterStatus(self.name, "local", "absent", False, self.workers, 0)
         url = f"http://127.0.0.1:{state['dashboard_port']}"
-        nodes = _ray_nodes(url)
+        nodes = _ray_nodes(url, self._headers())
         workers = [n for n in nodes if n.role == "worker" and n.state == "ALIVE"]
         ready = len(workers) >= self.workers
         reasons = [] if ready else [f"{len(workers)}/{self.workers} worker nodes have joined Ray"]
@@ -112,7 +114,7 @@ class LocalRayBackend:
         state = self._state()
         if state is None:
             raise ClusterNotFound(f"local cluster '{self.name}' is not running")
-        return f"http://127.0.0.1:{state['dashboard_port']}", {}
+        return f"http://127.0.0.1:{state['dashboard_port']}", self._headers()
 
     def delete(self) -> None:
         """Stop every process of this cluster (and only this one), then remove its state."""
@@ -140,12 +142,39 @@ class LocalRayBackend:
             f"--object-store-memory={_OBJECT_STORE_BYTES}",
             "--disable-usage-stats",
         ]
-        env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+        env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", **self.ray_auth_env()}
+        env.pop("RAY_AUTH_TOKEN_PATH", None)  # the token given above is the one; never a stray file
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=180)
         if proc.returncode != 0:
             self.delete()
             tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-8:])
             raise AiinfraError(f"starting the local Ray {what} failed:\n{tail}")
+
+    def ray_auth_env(self) -> dict[str, str]:
+        """RAY_AUTH_MODE (and the token) every process of this cluster, drivers included, runs with.
+
+        Set explicitly because Ray's default moves: off up to 2.58; from 2.59 `ray start` turns it on
+        whenever a token file exists in ~/.ray, which left a cluster and its clients disagreeing.
+        Other users of this machine can reach 127.0.0.1 too, so local clusters use a token of
+        their own, kept (mode 0600) in the cluster's state directory.
+        """
+        token = self._token()
+        return {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": token} if token else {"RAY_AUTH_MODE": "disabled"}
+
+    def _new_token(self) -> None:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        path = self.state_dir / "auth_token"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(32))
+
+    def _token(self) -> str | None:
+        path = self.state_dir / "auth_token"
+        return path.read_text().strip() if path.exists() else None
+
+    def _headers(self) -> dict[str, str]:
+        token = self._token()
+        return {"Authorization": f"Bearer {token}"} if token else {}
 
     def _state(self) -> dict | None:
         path = self.state_dir / "state.json"
@@ -169,10 +198,10 @@ def local_definition_path(name: str) -> str | None:
     return json.loads(state.read_text()).get("definition") if state.exists() else None
 
 
-def _ray_nodes(dashboard: str) -> list[NodeStatus]:
+def _ray_nodes(dashboard: str, headers: dict[str, str]) -> list[NodeStatus]:
     """Nodes from the dashboard's state API (no need to join Ray from this process)."""
     out = []
-    for n in ray_nodes(dashboard) or []:
+    for n in ray_nodes(dashboard, headers) or []:
         resources = n.get("resources_total", {})
         role = "head" if n.get("is_head_node") else "worker"
         out.append(NodeStatus(n["node_id"][:12], role, n.get("state", "?"), float(resources.get("GPU", 0))))

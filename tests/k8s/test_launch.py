@@ -142,14 +142,10 @@ def test_fabric_labels_are_published_for_the_pods_nodes(sim_cluster: Any, kube: 
         cluster.down()
 
 
-def test_token_auth_keeps_the_token_in_a_secret(sim_cluster: Any, kube: Kube, namespace: str, tmp_path: Path) -> None:
+def test_token_auth_keeps_the_token_in_a_secret(sim_cluster: Any, kube: Kube, namespace: str) -> None:
     import base64
 
-    data = yaml.safe_load(A800.read_text())
-    data["ray"]["auth"] = "token"
-    path = tmp_path / "a800-token.yaml"
-    path.write_text(yaml.safe_dump(data))
-    cluster = aiinfra.launch(path, workers=1, name="tok", namespace=namespace, timeout=180)
+    cluster = aiinfra.launch(A800, workers=1, name="tok", namespace=namespace, timeout=180)
     try:
         secret = kube.core.read_namespaced_secret("tok-ray-token", namespace)
         token = base64.b64decode(secret.data["auth_token"]).decode()
@@ -163,3 +159,17 @@ def test_token_auth_keeps_the_token_in_a_secret(sim_cluster: Any, kube: Kube, na
         cluster.down()
     with pytest.raises(kube.client.exceptions.ApiException):
         kube.core.read_namespaced_secret("tok-ray-token", namespace)
+
+
+def test_token_auth_opt_out_creates_no_secret(sim_cluster: Any, kube: Kube, namespace: str, tmp_path: Path) -> None:
+    data = yaml.safe_load(A800.read_text())
+    data["ray"]["auth"] = "none"
+    path = tmp_path / "a800-open.yaml"
+    path.write_text(yaml.safe_dump(data))
+    cluster = aiinfra.launch(path, workers=1, name="open", namespace=namespace, timeout=180)
+    try:
+        assert kube.get("v1", "Secret", "open-ray-token", namespace) is None
+        head = next(p for p in pods(kube, namespace, "open") if p.metadata.labels["ray.io/node-type"] == "head")
+        assert "RAY_AUTH_TOKEN" not in {e.name for e in head.spec.containers[0].env}
+    finally:
+        cluster.down()

@@ -1,0 +1,117 @@
+"""The Ray and KubeRay versions aiinfra supports, and whether the versions in play agree.
+
+Three Ray versions meet in a Kubernetes cluster: the one the definition
+declares (``ray.version``, KubeRay's ``spec.rayVersion``, which KubeRay uses
+to decide what the image can do), the one in the image, and the one on the
+machine that launches and submits. They must agree well enough to work:
+
+- the image tag's version is the declared one (else KubeRay configures the pods
+  for a Ray that is not there);
+- token authentication needs Ray >= 2.52 in the image: an older Ray ignores
+  ``RAY_AUTH_MODE`` and serves everyone, while the definition says it is protected;
+- the client and the cluster share a major version; across minor versions job
+  submission (HTTP) works, but ``ray://`` clients and drivers joining the cluster
+  need the same Ray (and Python) on both sides, so that is a warning.
+
+Example:
+    >>> SUPPORTED_RAY
+    ('2.52.0', '2.61.0')
+    >>> image_ray_version("rayproject/ray:2.52.1-py311-gpu")
+    '2.52.1'
+    >>> client_mismatch("2.60.0", "2.52.1")[0]
+    'warning'
+"""
+
+from __future__ import annotations
+
+import re
+
+SUPPORTED_RAY = ("2.52.0", "2.61.0")
+"""Ray versions supported in images and on clients: from the first, up to (not including) the second."""
+TESTED_RAY = ("2.52.1", "2.60.0")
+"""Versions the test suite ran with (local clusters, placement, training)."""
+SUPPORTED_KUBERAY = ("1.5.0", "1.8.0")
+"""KubeRay operator versions supported: RayCluster ray.io/v1 with spec.suspend; the simulator runs 1.5.0."""
+TOKEN_AUTH_SINCE = "2.52.0"
+"""First Ray with token authentication (RAY_AUTH_MODE=token)."""
+
+
+def parse(version: str) -> tuple[int, int, int]:
+    """'2.52.1' -> (2, 52, 1); a suffix such as 'rc1' or '.dev0' is ignored.
+
+    Example:
+        >>> parse("2.60.0rc1")
+        (2, 60, 0)
+    """
+    m = re.match(r"^(\d+)\.(\d+)(?:\.(\d+))?", version.strip())
+    if not m:
+        raise ValueError(f"not a version: {version!r}")
+    return int(m.group(1)), int(m.group(2)), int(m.group(3) or 0)
+
+
+def supported(version: str) -> bool:
+    """Whether ``version`` is within SUPPORTED_RAY.
+
+    Example:
+        >>> supported("2.52.1"), supported("2.51.0"), supported("2.61.0")
+        (True, False, False)
+    """
+    return parse(SUPPORTED_RAY[0]) <= parse(version) < parse(SUPPORTED_RAY[1])
+
+
+def image_ray_version(image: str) -> str | None:
+    """The Ray version in an image tag of the rayproject/ray (or anyscale/ray) kind, else None.
+
+    Example:
+        >>> image_ray_version("registry.local/ml/ray-train:2024-06") is None
+        True
+    """
+    name, _, tag = image.rpartition(":")
+    if not name or "/" in tag:
+        return None
+    m = re.match(r"^(\d+\.\d+\.\d+)(?:-|$)", tag)
+    return m.group(1) if m else None
+
+
+def definition_problems(version: str, image: str, auth: str) -> list[str]:
+    """What makes a definition's Ray versions unworkable; [] when they agree.
+
+    Example:
+        >>> [p.split(":")[0] for p in definition_problems("2.52.1", "rayproject/ray:2.51.0-gpu", "token")]
+        ['ray.image runs Ray 2.51.0 but ray.version says 2.52.1', 'ray.auth']
+    """
+    out = []
+    if not supported(version):
+        out.append(f"Ray {version} is outside the supported range >={SUPPORTED_RAY[0]},<{SUPPORTED_RAY[1]}")
+    in_image = image_ray_version(image)
+    if in_image is not None and in_image != version:
+        out.append(
+            f"ray.image runs Ray {in_image} but ray.version says {version}: KubeRay configures the pods by "
+            "ray.version; make them the same"
+        )
+    if auth == "token" and parse(in_image or version) < parse(TOKEN_AUTH_SINCE):
+        out.append(
+            f"ray.auth: token needs Ray >= {TOKEN_AUTH_SINCE}; an older Ray ignores RAY_AUTH_MODE and serves anyone"
+        )
+    return out
+
+
+def client_mismatch(client: str, cluster: str) -> tuple[str, str] | None:
+    """('error' | 'warning', why) when the client's Ray and the cluster's disagree, else None.
+
+    Example:
+        >>> client_mismatch("2.52.1", "2.52.1") is None
+        True
+        >>> client_mismatch("3.0.0", "2.52.1")[0]
+        'error'
+    """
+    mine, theirs = parse(client), parse(cluster)
+    if mine[0] != theirs[0]:
+        why = f"this machine runs Ray {client}, the cluster Ray {cluster}: different major versions do not talk"
+        return "error", why
+    if mine[:2] != theirs[:2]:
+        return "warning", (
+            f"this machine runs Ray {client}, the cluster Ray {cluster}: job submission works across minor "
+            "versions, but ray:// clients and drivers run from here need the same Ray (and Python) as the cluster"
+        )
+    return None
