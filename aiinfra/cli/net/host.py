@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 def register(net_sub: argparse._SubParsersAction) -> None:
     r = net_sub.add_parser("render", help="render each node's netplan file (and plan) from definition + inventory")
     r.add_argument("cluster", metavar="DEFINITION", help="cluster definition, e.g. clusters/a800-ib.yaml")
-    r.add_argument("--inventory", metavar="FILE", help="node inventory (default: nodes/<name>.yaml by the definition)")
+    r.add_argument("--inventory", metavar="FILE", help="node inventory (default: nodes/<name>.yaml)")
     r.add_argument("--node", metavar="NAME", help="only this node")
     r.add_argument("-o", "--out", metavar="DIR", help="write <node>.yaml and <node>.plan.json here instead of printing")
     r.set_defaults(func=run_render)
@@ -38,7 +38,7 @@ def register(net_sub: argparse._SubParsersAction) -> None:
                            ("verify", "check bond, rail ports and MTUs against the plan (changes nothing)")):
         a = net_sub.add_parser(name, help=helptext)
         a.add_argument("cluster", metavar="DEFINITION", nargs="?", help="cluster definition (or give --plan)")
-        a.add_argument("--inventory", metavar="FILE", help="node inventory (default: nodes/<name>.yaml by the definition)")
+        a.add_argument("--inventory", metavar="FILE", help="node inventory (default: nodes/<name>.yaml)")
         a.add_argument("--plan", metavar="FILE", help="a <node>.plan.json from `net render -o` (needs only PyYAML)")
         a.add_argument("--node", metavar="NAME", help="node name in the inventory (default: `hostname -s`)")
         a.add_argument("--root", metavar="DIR", default="/", help="prefix for /etc, /proc, /sys (default: /)")
