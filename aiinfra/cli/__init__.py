@@ -33,8 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="aiinfra", description="Ray training on GPU + InfiniBand Kubernetes clusters")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-        module = importlib.import_module(f"{__name__}.{info.name}")
-        module.register(sub)
+        importlib.import_module(f"{__name__}.{info.name}").register(sub)
     return parser
 
 

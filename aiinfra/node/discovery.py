@@ -33,6 +33,7 @@ from typing import Any
 from aiinfra.node.gpu import Gpu, GpuDiscoveryError, discover_gpus
 from aiinfra.node.pcie import PciDistance, distance, locate
 from aiinfra.node.rdma import RdmaDevice, discover_rdma
+from aiinfra.node.sysfs import entries, read
 
 DMABUF_MIN_KERNEL = (5, 12)
 DMABUF_MIN_DRIVER = 515
@@ -169,7 +170,7 @@ def _with_sysfs_numa(root: Path, gpu: Gpu) -> Gpu:
 
 def _net_interfaces(root: Path) -> tuple[str, ...]:
     d = root / "sys" / "class" / "net"
-    return tuple(sorted(p.name for p in d.iterdir())) if d.is_dir() else ()
+    return tuple(p.name for p in entries(d))
 
 
 def _driver_from_banner(banner: str) -> str:
@@ -182,8 +183,4 @@ def _version_tuple(text: str) -> tuple[int, ...]:
     return tuple(int(x) for x in m.groups() if x is not None) if m else ()
 
 
-def _read(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8", errors="replace").strip()
-    except OSError:
-        return ""
+_read = read

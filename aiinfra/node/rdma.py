@@ -20,8 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiinfra.node.pcie import location_of
+from aiinfra.node.sysfs import SysfsError, entries, numbered, read, resolve
 
-_RATE = re.compile(r"^\s*([0-9.]+)\s*Gb/sec")
+_RATE = re.compile(r"^\s*([0-9]{1,6}(?:\.[0-9]{1,6})?)\s*Gb/sec")
+_GID = re.compile(r"[0-9a-f]{4}(?::[0-9a-f]{4}){7}")
 _ZERO_GID = "0000:0000:0000:0000:0000:0000:0000:0000"
 _V4_MAPPED = "0000:0000:0000:0000:0000:ffff:"
 
@@ -48,8 +50,7 @@ class Gid:
         """
         if not self.gid.startswith(_V4_MAPPED):
             return None
-        hi, lo = self.gid[len(_V4_MAPPED) :].split(":")
-        raw = bytes.fromhex(hi + lo)
+        raw = bytes.fromhex(self.gid[len(_V4_MAPPED) :].replace(":", ""))
         return ".".join(str(b) for b in raw)
 
     @property
@@ -116,19 +117,18 @@ def discover_rdma(root: Path = Path("/")) -> list[RdmaDevice]:
         ('mlx5_3', 'DOWN')
     """
     base = root / "sys" / "class" / "infiniband"
-    if not base.is_dir():
-        return []
-    return [_device(root, entry) for entry in sorted(base.iterdir(), key=lambda p: _natural(p.name))]
+    return [_device(root, entry) for entry in sorted(entries(base), key=lambda p: _natural(p.name))]
 
 
 def _device(root: Path, entry: Path) -> RdmaDevice:
+    resolve(entry)  # a class entry the kernel made always leads somewhere; a loop is a damaged tree
     dev_dir = entry / "device"
-    loc = location_of(root, dev_dir.resolve()) if dev_dir.exists() else None
+    loc = location_of(root, resolve(dev_dir)) if dev_dir.is_symlink() or dev_dir.exists() else None
     net_dir = dev_dir / "net"
-    netdevs = sorted(p.name for p in net_dir.iterdir()) if net_dir.is_dir() else []
+    netdevs = [p.name for p in entries(net_dir)]
     by_port = {_read_int(net_dir / n / "dev_port", 0) + 1: n for n in netdevs}
     ports_dir = entry / "ports"
-    numbers = sorted(int(p.name) for p in ports_dir.iterdir() if p.name.isdigit()) if ports_dir.is_dir() else []
+    numbers = numbered(ports_dir)
     ports = tuple(_port(ports_dir / str(n), n, by_port.get(n)) for n in numbers)
     return RdmaDevice(name=entry.name, pci_bus_id=loc.bdf if loc else None, ports=ports, netdevs=tuple(netdevs))
 
@@ -150,13 +150,13 @@ def _port(d: Path, number: int, netdev: str | None) -> RdmaPort:
 
 def _gids(port_dir: Path) -> list[Gid]:
     gids_dir = port_dir / "gids"
-    if not gids_dir.is_dir():
-        return []
     out = []
-    for idx in sorted(int(p.name) for p in gids_dir.iterdir() if p.name.isdigit()):
+    for idx in numbered(gids_dir):
         value = _read(gids_dir / str(idx))
         if not value or value == _ZERO_GID:
             continue  # unpopulated slot
+        if not _GID.fullmatch(value):
+            raise SysfsError(f"{gids_dir / str(idx)}: {value[:60]!r} is not a GID (eight groups of four hex digits)")
         # On IB ports, and on empty RoCE slots, reading the attributes fails with EINVAL.
         gid_type = _read(port_dir / "gid_attrs" / "types" / str(idx)) or None
         ndev = _read(port_dir / "gid_attrs" / "ndevs" / str(idx)) or None
@@ -164,18 +164,14 @@ def _gids(port_dir: Path) -> list[Gid]:
     return out
 
 
-def _read(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8", errors="replace").strip()
-    except OSError:
-        return ""
+_read = read
 
 
 def _read_int(path: Path, default: int) -> int:
-    try:
-        return int(_read(path), 0)
-    except ValueError:
+    text = _read(path)
+    if not re.fullmatch(r"0x[0-9a-fA-F]{1,8}|[0-9]{1,9}", text):
         return default
+    return int(text, 0)
 
 
 def _after_colon(text: str) -> str:
@@ -184,4 +180,5 @@ def _after_colon(text: str) -> str:
 
 
 def _natural(name: str) -> list[int | str]:
-    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)]
+    # Tuples keep numbers and words from being compared with each other.
+    return [(0, int(t), "") if t.isdecimal() and len(t) < 10 else (1, 0, t) for t in re.split(r"([0-9]+)", name)]
