@@ -93,7 +93,10 @@ def collectives_from_arg(value: str) -> tuple[str, ...]:
 
     if value.strip().lower() == "all":
         return COLLECTIVES
-    return tuple(dict.fromkeys(canonical(v) for v in value.split(",") if v.strip()))
+    names = tuple(dict.fromkeys(canonical(v) for v in value.split(",") if v.strip()))
+    if not names:
+        raise UsageError(f"no collective in {value!r}: name one of {', '.join(COLLECTIVES)}, or 'all'")
+    return names
 
 
 def check_arguments(args: argparse.Namespace) -> None:

@@ -168,13 +168,20 @@ class _BoundedLoader(yaml.SafeLoader):
         self._aliases = 0
         self._depth = 0
 
+    def fetch_flow_collection_start(self, token_class: Any) -> None:
+        # Checked in the scanner too: PyYAML's scanner does quadratic work per '[' or '{' level
+        # (stale_possible_simple_keys), long before the composer would see the depth.
+        if self.flow_level >= MAX_DEPTH:
+            raise YamlInputError(self.get_mark().line + 1, f"nested deeper than {MAX_DEPTH} levels")
+        super().fetch_flow_collection_start(token_class)
+
     def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
         line = self.peek_event().start_mark.line + 1
         if self.check_event(yaml.AliasEvent):
             self._aliases += 1
             if self._aliases > MAX_ALIASES:
                 raise YamlInputError(line, f"more than {MAX_ALIASES} aliases")
-            return super().compose_node(parent, index)  # type: ignore[no-any-return]
+            return super().compose_node(parent, index)  # type: ignore[return-value]
         self._nodes += 1
         if self._nodes > MAX_NODES:
             raise YamlInputError(line, f"more than {MAX_NODES} values")
@@ -182,7 +189,7 @@ class _BoundedLoader(yaml.SafeLoader):
             raise YamlInputError(line, f"nested deeper than {MAX_DEPTH} levels")
         self._depth += 1
         try:
-            return super().compose_node(parent, index)  # type: ignore[no-any-return]
+            return super().compose_node(parent, index)  # type: ignore[return-value]
         finally:
             self._depth -= 1
 
@@ -193,7 +200,9 @@ class _BoundedLoader(yaml.SafeLoader):
             raise YamlInputError(line, f"tag {tag!r} is not allowed in a cluster definition (write plain values)", node)
         try:
             return super().construct_object(node, deep)
-        except (ValueError, KeyError, TypeError, OverflowError, RecursionError):
+        except (yaml.YAMLError, YamlInputError):
+            raise
+        except Exception:  # PyYAML's constructors fail with ValueError, KeyError, AttributeError... on bad values
             kind = node.tag.removeprefix(_CORE)
             shown = str(node.value)
             if kind == "int" and len(shown) > 4000:
