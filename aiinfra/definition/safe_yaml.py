@@ -145,7 +145,8 @@ def check_expansion(root: yaml.Node) -> None:
         if key in size:
             continue
         if key in on_path:
-            raise YamlInputError(node.start_mark.line + 1, "an alias refers to a node containing it (recursive)")
+            line = node.start_mark.line + 1
+            raise YamlInputError(line, "an alias refers to a node containing it (recursive)", node)
         on_path.add(key)
         stack.append((node, True))
         stack.extend((k, False) for k in kids if id(k) not in size)
