@@ -10,6 +10,8 @@ import pytest
 from aiinfra.bench.bandwidth import COLLECTIVES
 from aiinfra.cli import main
 
+pytestmark = pytest.mark.torch  # the [train] extra; CI installs it
+
 
 def _check_json(path: Path, launcher: str, collectives: tuple[str, ...], sizes: list[int]) -> dict:
     data = json.loads(path.read_text())

@@ -12,6 +12,8 @@ from aiinfra.bench.worker import WorkerReport
 from aiinfra.cli import main
 from aiinfra.definition.loader import load_definition
 
+pytestmark = pytest.mark.torch  # the [train] extra; CI installs it
+
 GIB = 2**30
 
 
