@@ -434,7 +434,7 @@ def check_outcome(argv: list[str], code: int, out: str, err: str, definitions: s
     for path in definitions:
         for line in err.splitlines():
             text = line.removeprefix("aiinfra: ").removeprefix("warning: ")
-            if text.startswith(f"{path}:") and not re.match(rf"{re.escape(path)}:\d+: ", text):
-                if "cannot read" not in text and "too large" not in text:
-                    return f"a message without a line: {line[:200]!r}"
+            unlocated = text.startswith(f"{path}:") and not re.match(rf"{re.escape(path)}:\d+: ", text)
+            if unlocated and "cannot read" not in text and "too large" not in text:
+                return f"a message without a line: {line[:200]!r}"
     return None

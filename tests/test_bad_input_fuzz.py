@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bad_input import (  # noqa: E402
+from bad_input import (
     COMMANDS,
     ROOT,
     RandomChooser,
@@ -35,7 +35,7 @@ from bad_input import (  # noqa: E402
     run_in_process,
 )
 
-from aiinfra.cli import main  # noqa: E402
+from aiinfra.cli import main
 
 T = TypeVar("T")
 
@@ -129,7 +129,7 @@ def test_bench_without_torch_says_what_to_install(monkeypatch: pytest.MonkeyPatc
     for name in [m for m in sys.modules if m == "torch" or m.startswith(("torch.", "aiinfra.bench."))]:
         monkeypatch.delitem(sys.modules, name)
     monkeypatch.setitem(sys.modules, "torch", None)  # `import torch` now raises ImportError
-    code, out, err = run_in_process(["bench", "all_reduce", "--local", "--sizes", "1K"])
+    code, _out, err = run_in_process(["bench", "all_reduce", "--local", "--sizes", "1K"])
     assert code == 2 and "Traceback" not in err
     assert "pip install 'aiinfra[train]'" in err
 
@@ -142,11 +142,11 @@ def test_internal_error_is_one_line_exit_70_and_debug_shows_the_traceback(monkey
 
     monkeypatch.setattr(validate, "run", broken)
     monkeypatch.delenv("AIINFRA_DEBUG", raising=False)
-    code, out, err = run_in_process(["validate", "x.yaml"])
+    code, _, err = run_in_process(["validate", "x.yaml"])
     assert code == 70
     assert err == "aiinfra: internal error: RuntimeError: boom second line (set AIINFRA_DEBUG=1 for the traceback)\n"
     monkeypatch.setenv("AIINFRA_DEBUG", "1")
-    code, out, err = run_in_process(["validate", "x.yaml"])
+    code, _out, err = run_in_process(["validate", "x.yaml"])
     assert code == 70 and "Traceback (most recent call last)" in err and 'raise RuntimeError("boom' in err
 
 

@@ -151,6 +151,7 @@ def run(args: argparse.Namespace) -> int:
         not args.no_nccl_log,
         args.timeout,
         share_gpus=not args.isolate_gpus,
+        expect_gb_s=args.expect,
     )
     result = run_local(config) if args.local else run_ray(config, args.address)
     print(format_table(result))
