@@ -179,6 +179,6 @@ def _after_colon(text: str) -> str:
     return text.split(":", 1)[1].strip() if ":" in text else text
 
 
-def _natural(name: str) -> list[int | str]:
+def _natural(name: str) -> list[tuple[int, int, str]]:
     # Tuples keep numbers and words from being compared with each other.
     return [(0, int(t), "") if t.isdecimal() and len(t) < 10 else (1, 0, t) for t in re.split(r"([0-9]+)", name)]
