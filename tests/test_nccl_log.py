@@ -239,7 +239,8 @@ def test_numbers_no_nccl_prints_are_a_finding_not_an_exception() -> None:
     r = parse_nccl_log(log)
     assert r.transport_counts() == {"P2P/CUMEM": 1}
     (finding,) = [f for f in r.findings if f.code == "malformed-lines"]
-    assert finding.severity == "warning" and finding.message.startswith("3 NCCL line(s)") and "line 1" in finding.message
+    assert finding.severity == "warning" and finding.message.startswith("3 NCCL line(s)")
+    assert "(first at line 1)" in finding.message
 
 
 def test_lines_are_read_one_at_a_time_and_cut(tmp_path: Path) -> None:

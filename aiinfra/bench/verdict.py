@@ -246,7 +246,8 @@ def _judge_group(
             reason = (f"{_gb(b)} of {_gb(exp.busbw)} GB/s expected at {s} bytes: below 90% of the {_gb(floor)} GB/s "
                       f"a healthy group reaches there ({LATENCY_BUDGET_S * 1e6:.0f} us per op allowed; {exp.source})")
             return Verdict(group, kind, coll, s, b, exp_bw, "fail", reason)
-    reason = f"{_gb(bw)} of {_gb(exp.busbw)} GB/s expected ({100 * bw / exp.busbw:.0f}%; {exp.source}); every size passed"
+    share = f"{100 * bw / exp.busbw:.0f}%"
+    reason = f"{_gb(bw)} of {_gb(exp.busbw)} GB/s expected ({share}; {exp.source}); every size passed"
     if coll == "all_reduce" and bw > exp.line_rate and exp.kind != "given":
         reason += "; above the line rate: NVLS, Tree or SHARP in use, not a wire figure"
     return Verdict(group, kind, coll, size, bw, exp_bw, "pass", reason)
