@@ -10,6 +10,8 @@ import pytest
 from aiinfra.bench.bandwidth import COLLECTIVES
 from aiinfra.cli import main
 
+pytestmark = pytest.mark.torch  # the [train] extra; CI installs it
+
 
 def _check_json(path: Path, launcher: str, collectives: tuple[str, ...], sizes: list[int]) -> dict:
     data = json.loads(path.read_text())
@@ -38,7 +40,31 @@ def test_every_collective_local_gloo(tmp_path: Path, capsys: pytest.CaptureFixtu
     data = _check_json(out_json, "torch.multiprocessing", COLLECTIVES, [4096, 65536])
     ag = next(r for r in data["groups"][0]["results"] if r["collective"] == "all_gather")
     assert ag["busbw"] == pytest.approx(ag["algbw"] / 2)  # (n-1)/n with n = 2
+    # nccl-tests' count column: one rank's chunk for all_gather / reduce_scatter, the buffer for the others
+    counts = {(r["collective"], r["size"]): r["count"] for r in data["groups"][0]["results"]}
+    assert counts[("all_gather", 65536)] == counts[("reduce_scatter", 65536)] == 65536 // 4 // 2
+    assert counts[("all_reduce", 65536)] == counts[("alltoall", 65536)] == 65536 // 4
     assert out_png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out_png.stat().st_size > 10_000
+
+
+def test_cpu_expectation_fails_the_node_of_a_slowed_rank(capsys: pytest.CaptureFixture[str]) -> None:
+    """A real gloo run judged against --expect: healthy it passes at every size; one rank slowed fails it."""
+    import socket
+
+    from aiinfra.bench.collectives import INJECT_DELAY_ENV
+
+    argv = ["bench", "all_reduce", "--local", "--backend", "gloo", "--gpus", "2", "--sizes", "64K", "256K",
+            "--iters", "3", "--warmup", "1", "--expect", "0.002", "--timeout", "300"]  # fmt: skip
+    assert main(argv) == 0
+    healthy = capsys.readouterr().out
+    assert "PASS" in healthy and "every size passed" in healthy and "# Result: OK" in healthy
+    # Healthy gloo needs under 36 ms per 64 KiB op to pass (10x slack for a busy CI host); rank 1
+    # sleeping 0.5 s before each timed op gives about 0.0001 GB/s, 15x below the floor.
+    assert main([*argv, "--env", f"{INJECT_DELAY_ENV}=1:0.5"]) == 1
+    slowed = capsys.readouterr().out
+    assert "# Result: FAILED" in slowed
+    (line,) = [v for v in slowed.splitlines() if v.startswith("#   FAIL")]
+    assert f"node {socket.gethostname()}" in line and "at 65536 bytes" in line
 
 
 @pytest.mark.ray

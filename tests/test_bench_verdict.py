@@ -12,6 +12,8 @@ from aiinfra.bench.worker import WorkerReport
 from aiinfra.cli import main
 from aiinfra.definition.loader import load_definition
 
+pytestmark = pytest.mark.torch  # the [train] extra; CI installs it
+
 GIB = 2**30
 
 
@@ -77,14 +79,39 @@ def test_absolute_floor_and_wrong_results() -> None:
     assert vs[0].status == "fail" and "3 wrong" in vs[0].reason
 
 
-def test_small_sizes_unjudged_collectives_and_cpu_are_info() -> None:
+def test_every_size_is_judged_against_a_latency_aware_floor() -> None:
+    e = verdict.intra_node(450, "")  # 360 GB/s at the plateau; 1 MiB over 8 ranks: floor ~9 GB/s
+    ok = [("n", "node", "all_reduce", 2**20, 20.0, 0), ("n", "node", "all_reduce", 4 * GIB, 350.0, 0)]
+    assert [v.status for v in verdict.judge(ok, {"n": e})] == ["pass"]
+    slow_small = [("n", "node", "all_reduce", 2**20, 5.0, 0), ("n", "node", "all_reduce", 4 * GIB, 350.0, 0)]
+    (v,) = verdict.judge(slow_small, {"n": e})
+    assert (v.status, v.size) == ("fail", 2**20) and "at 1048576 bytes" in v.reason
+
+
+def test_unjudged_collectives_and_cpu_without_expect_are_info() -> None:
     e = verdict.intra_node(450, "")
-    vs = verdict.judge(
-        [("n", "node", "all_reduce", 2**20, 10.0, 0), ("n", "node", "alltoall", 8 * GIB, 300.0, 0)], {"n": e}
-    )
-    assert [v.status for v in vs] == ["info", "info"]
-    assert not any(v.failed for v in vs)
+    assert verdict.judge([("n", "node", "alltoall", 8 * GIB, 300.0, 0)], {"n": e})[0].status == "info"
     assert verdict.judge([("n", "node", "all_reduce", 8 * GIB, 1.0, 0)], {"n": None})[0].status == "info"
+    # --expect judges any collective, on any backend
+    assert verdict.judge([("n", "node", "alltoall", 2**20, 0.001, 0)], {"n": verdict.explicit(1.0)})[0].failed
+
+
+def test_socket_fallback_across_nodes_fails_the_run() -> None:
+    from pathlib import Path
+
+    log = (Path(__file__).parent / "fixtures" / "nccl" / "socket-fallback-2node.log").read_text()
+    layout = Layout("job", "job", [Member("a", "id-a", "10.0.0.1", 0, 0), Member("b", "id-b", "10.0.0.2", 0, 1)])
+    reps = [WorkerReport("job", r, [row("all_reduce", 20.0, 2)], "ab"[r], {"gpu": "NVIDIA H100 80GB HBM3"},
+                         log if r == 0 else "") for r in range(2)]
+    result = assemble("ray", "job", "nccl", [layout], reps)
+    assert result.failed
+    (fallback,) = [v for v in result.verdicts if v.collective == "transport"]
+    assert fallback.status == "fail" and "NET/Socket between a, b" in fallback.reason
+    # the same log inside one node is not a cross-node fallback
+    one_node = Layout("node a", "node", [Member("a", "id-a", "10.0.0.1", g, g) for g in range(2)])
+    reps = [WorkerReport("node a", r, [row("all_reduce", 350.0, 2)], "a", {"gpu": "NVIDIA H100 80GB HBM3"},
+                         log if r == 0 else "") for r in range(2)]
+    assert not [v for v in assemble("ray", "intra", "nccl", [one_node], reps).verdicts if v.collective == "transport"]
 
 
 def test_two_gpu_all_gather_against_its_own_reference() -> None:

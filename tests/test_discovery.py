@@ -156,10 +156,21 @@ def test_nvml_missing_is_reported_not_raised() -> None:
     assert len(inv.rdma) == 6
 
 
-def test_recording_from_real_nvml_matches_the_capture() -> None:
-    # h200x2-recorded.json came from record_nvml() with the real pynvml on the 2x H200 machine
+def test_real_nvml_recording_replays_as_the_nvidia_smi_capture_says() -> None:
+    # h200x2-recorded.json came from record_nvml() with the real pynvml on the 2x H200 machine;
+    # the capture (nvidia-smi -q -x, topo -m) of the same machine is in fixtures/nvidia/.
+    make_nvml = _load_script("make_nvml")
+    from_smi = make_nvml.from_capture(
+        FIXTURES / "nvidia" / "2xh200-nvidia-smi-q.xml", FIXTURES / "nvidia" / "2xh200-nvidia-smi-topo-m.txt"
+    )
     recorded = json.loads((FIXTURES / "nvml" / "h200x2-recorded.json").read_text())
-    assert recorded == json.loads((FIXTURES / "nvml" / "2xh200.json").read_text())
+    replayed = discover_gpus(RecordedNvml(recorded))
+    assert replayed == discover_gpus(RecordedNvml(from_smi))
+    assert [(g.name, g.pci_bus_id, g.nvlinks_active) for g in replayed] == [
+        ("NVIDIA H200", "0000:00:06.0", 18),
+        ("NVIDIA H200", "0000:00:07.0", 18),
+    ]
+    assert record_nvml(RecordedNvml(recorded)) == recorded  # recording a replay changes nothing
 
 
 def test_record_then_replay_round_trip() -> None:
@@ -167,12 +178,12 @@ def test_record_then_replay_round_trip() -> None:
     assert discover_gpus(RecordedNvml(rec)) == discover_gpus(nvml("h100-8gpu"))
 
 
-def test_h200_recording_matches_the_real_capture() -> None:
+def test_committed_recordings_are_what_make_nvml_builds(tmp_path: Path) -> None:
     make_nvml = _load_script("make_nvml")
-    rec = make_nvml.from_capture(
-        FIXTURES / "nvidia" / "2xh200-nvidia-smi-q.xml", FIXTURES / "nvidia" / "2xh200-nvidia-smi-topo-m.txt"
-    )
-    assert rec == json.loads((FIXTURES / "nvml" / "2xh200.json").read_text())
+    make_nvml.build(FIXTURES, tmp_path)
+    for built in sorted(tmp_path.iterdir()):
+        assert built.read_text() == (FIXTURES / "nvml" / built.name).read_text(), built.name
+    assert {p.name for p in tmp_path.iterdir()} == {"2xh200.json", "a800-8gpu.json", "h100-8gpu.json"}
 
 
 # --- whole node ------------------------------------------------------------------------------
@@ -200,3 +211,24 @@ def test_gpudirect_per_machine(tmp_path: Path) -> None:
     assert not s.available and any("5.12" in n for n in s.notes)
     # nothing at all
     assert not detect_gpudirect(tmp_path / "empty").available
+
+
+def test_committed_trees_match_the_script(tmp_path: Path) -> None:
+    make_sysfs = _load_script("make_sysfs")
+    make_sysfs.build(tmp_path)
+    for machine in make_sysfs.MACHINES:
+        assert _snapshot(SYSFS / machine) == _snapshot(tmp_path / machine), (
+            f"tests/fixtures/sysfs/{machine} is stale: run python tests/fixtures/make_sysfs.py"
+        )
+
+
+def _snapshot(root: Path) -> dict[str, str]:
+    # Files by content, symlinks by target; links are not followed (they loop back up the tree).
+    out = {}
+    for path in root.rglob("*"):
+        rel = str(path.relative_to(root))
+        if path.is_symlink():
+            out[rel] = "-> " + str(path.readlink())
+        elif path.is_file():
+            out[rel] = path.read_text()
+    return out

@@ -203,3 +203,57 @@ def test_cli_bad_input(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> No
     empty.write_text("epoch 1 loss 0.3\n")
     assert main(["nccl", "log", str(empty)]) == 2
     assert "NCCL_DEBUG=INFO" in capsys.readouterr().err
+
+
+# --- hostile logs: linear time, bounded memory, findings instead of exceptions ------------------
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(
+    "line",
+    [
+        "a" * 1_000_000,  # no colon, no mark: the old `search` tried every start (quadratic)
+        "h" * 1_000_000 + ":1:1 [0] NCCL INFO Using network IB",  # a host name no DNS allows
+        "h:1:1 [0] NCCL INFO NCCL_X set by environment to" + " " * 1_000_000 + "x",  # lazy group + spaces
+        "h:1:1 [0] NCCL INFO Channel 00/24 :" + " 1" * 500_000 + " x",  # ring order that does not end
+        "x" * 500_000 + " NCCL INFO " + "[" * 500_000,
+    ],
+    ids=["no-colon", "long-host", "env-spaces", "ring-order", "mark-late"],
+)
+def test_one_megabyte_lines_parse_in_linear_time(line: str) -> None:
+    # The patterns are anchored, possessive or bounded to a fixed window, so none can backtrack;
+    # the timeout is only a backstop against a regression to the quadratic ones (16 KB took 7.6 s).
+    report = parse_nccl_log(line)
+    assert report.nccl_lines <= 1
+
+
+def test_numbers_no_nccl_prints_are_a_finding_not_an_exception() -> None:
+    log = "\n".join(
+        [
+            "h:1:1 [0] NCCL INFO Channel " + "9" * 5000 + "/0 : 0[0] -> 1[0] via P2P/CUMEM",
+            "h:1:1 [0] NCCL INFO Channel 00/0 : 0[0] -> 1[0] via NET/IB/" + "9" * 5000,
+            "h:1:1 [0] NCCL INFO Ring " + "7" * 5000 + " : 0 1",
+            "h:1:1 [0] NCCL INFO Channel 00/0 : 0[0] -> 1[0] via P2P/CUMEM",
+        ]
+    )
+    r = parse_nccl_log(log)
+    assert r.transport_counts() == {"P2P/CUMEM": 1}
+    (finding,) = [f for f in r.findings if f.code == "malformed-lines"]
+    assert finding.severity == "warning" and finding.message.startswith("3 NCCL line(s)")
+    assert "(first at line 1)" in finding.message
+
+
+def test_lines_are_read_one_at_a_time_and_cut(tmp_path: Path) -> None:
+    from aiinfra.nccl.log import read_lines
+
+    path = tmp_path / "x.log"
+    path.write_text("a\r\n" + "b" * 50 + "\nc\rd")
+    with path.open(newline="") as stream:
+        assert list(read_lines(stream, limit=8)) == ["a", "bbbbbbbb", "c", "d"]
+    # The CLI streams the file: a log is never read whole (a 300 MB log stays at a line's memory).
+    big = tmp_path / "big.log"
+    with big.open("w") as f:
+        f.write((LOGS / "socket-fallback-2node.log").read_text())
+        for _ in range(20_000):
+            f.write("noise line without the NCCL mark\n")
+    assert main(["nccl", "log", str(big)]) == 1  # the fallback in the first lines still fails it

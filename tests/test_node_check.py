@@ -179,9 +179,20 @@ def test_cli_reads_the_process_environment(capsys: pytest.CaptureFixture[str], m
     assert "NCCL_NET=Socket" in capsys.readouterr().out
 
 
-def test_rail_link_layer_enum_values_match_sysfs() -> None:
-    # sysfs writes exactly these strings; the comparison relies on it
-    assert {e.value for e in LinkLayer} == {"InfiniBand", "Ethernet"}
+def test_definition_link_layers_are_what_sysfs_writes(tmp_path: Path) -> None:
+    # The rail check compares rails[].link_layer with sysfs' text: both spellings must round-trip.
+    seen = {port.link_layer for machine in NVML for dev in node(machine).rdma for port in dev.ports}
+    assert seen == {"InfiniBand", "Ethernet"}
+    for text in seen:
+        yaml_text = (ROOT / "clusters" / "a800-ib.yaml").read_text().replace(
+            "hca: mlx5_2,", f"hca: mlx5_2, link_layer: {text}," + (" gid_index: 3," if text == "Ethernet" else "")
+        )
+        path = tmp_path / f"{text}.yaml"
+        path.write_text(yaml_text)
+        rail = load_definition(path).rails[0]
+        assert rail.link_layer is LinkLayer(text)
+        mismatch = [f for f in check_node(node("a800-ib"), load_definition(path)) if f.code == "link-layer-mismatch"]
+        assert [f.device for f in mismatch] == ([] if text == "InfiniBand" else ["mlx5_2:1"])
 
 
 # --- CLI -------------------------------------------------------------------------------------

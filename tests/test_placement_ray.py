@@ -9,14 +9,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+import ray
+from ray.cluster_utils import Cluster
+from ray.util.placement_group import placement_group, placement_group_table, remove_placement_group
 
-ray = pytest.importorskip("ray")
-
-from ray.cluster_utils import Cluster  # noqa: E402
-from ray.util.placement_group import placement_group, placement_group_table, remove_placement_group  # noqa: E402
-
-from aiinfra.errors import AiinfraError, LaunchTimeout  # noqa: E402
-from aiinfra.placement.ray import nodes_from_ray, place  # noqa: E402
+from aiinfra.errors import AiinfraError, LaunchTimeout
+from aiinfra.placement.ray import nodes_from_ray, place
 
 pytestmark = pytest.mark.ray
 

@@ -20,6 +20,7 @@ Example:
 
 from __future__ import annotations
 
+import re
 from typing import Final
 
 from aiinfra.errors import UsageError
@@ -143,6 +144,10 @@ def effective_size(collective: str, size_bytes: int, nranks: int, itemsize: int)
     return count * itemsize
 
 
+MAX_SIZE = 2**40
+"""The largest message a sweep may ask for (1 TiB; no GPU holds that twice)."""
+
+
 def parse_size(text: str) -> int:
     """Bytes from '4G', '256M', '8K', '1024' (binary units, as nccl-tests' -b/-e).
 
@@ -151,16 +156,15 @@ def parse_size(text: str) -> int:
         (4294967296, 1048576, 512)
     """
     raw = text.strip().upper().removesuffix("IB").removesuffix("B")
-    scale = {"K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
-    try:
-        if raw and raw[-1] in scale:
-            value = int(float(raw[:-1]) * scale[raw[-1]])
-        else:
-            value = int(raw)
-    except ValueError:
-        raise UsageError(f"bad size {text!r}: use bytes or a K/M/G suffix, e.g. 1M or 4G") from None
+    m = re.fullmatch(r"([0-9]{1,15}(?:\.[0-9]{0,15})?)([KMGT]?)", raw)
+    if not m:
+        raise UsageError(f"bad size {text!r}: use bytes or a K/M/G suffix, e.g. 1M or 4G")
+    scale = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}[m[2]]
+    value = int(float(m[1]) * scale) if "." in m[1] else int(m[1]) * scale
     if value <= 0:
         raise UsageError(f"bad size {text!r}: must be positive")
+    if value > MAX_SIZE:
+        raise UsageError(f"bad size {text!r}: above {MAX_SIZE // 2**30} GiB per operation")
     return value
 
 

@@ -16,6 +16,7 @@ Example (inside an initialised process group):
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 
@@ -101,6 +102,24 @@ class _Case:
         return int(bad.sum().item())
 
 
+INJECT_DELAY_ENV = "AIINFRA_BENCH_INJECT_DELAY_S"
+"""Test only: 'RANK:SECONDS' makes that rank sleep before each timed op, a straggler on demand
+(tests/test_bench_cpu.py shows a verdict failing on it). Never set it in a real run."""
+
+
+def _slowed(op: Callable[[], object], rank: int) -> Callable[[], object]:
+    target, _, seconds = os.environ.get(INJECT_DELAY_ENV, "").partition(":")
+    if not seconds or not target.isdecimal() or int(target) != rank:
+        return op
+    delay = float(seconds)
+
+    def slowed() -> object:
+        time.sleep(delay)
+        return op()
+
+    return slowed
+
+
 def _ramp(n: int, like: torch.Tensor) -> torch.Tensor:
     return torch.arange(1, n + 1, dtype=like.dtype, device=like.device)
 
@@ -154,7 +173,7 @@ def measure(spec: MeasureSpec, device: torch.device) -> list[SizeResult]:
                 op()
             _sync(device)
             dist.barrier()
-            seconds = _time_loop(op, max(1, spec.iters), device)
+            seconds = _time_loop(_slowed(op, rank), max(1, spec.iters), device)
             times = _gather_floats([seconds, float(wrong)], device)
             slowest = max(t for t, _ in times)
             wrong_total = -1 if wrong < 0 else int(sum(w for _, w in times))
@@ -163,7 +182,7 @@ def measure(spec: MeasureSpec, device: torch.device) -> list[SizeResult]:
                 SizeResult(
                     collective=coll,
                     size=measured,
-                    count=measured // itemsize,
+                    count=measured // itemsize // (n if coll in ("all_gather", "reduce_scatter") else 1),
                     dtype=spec.dtype,
                     nranks=n,
                     time_us=slowest * 1e6,

@@ -91,6 +91,7 @@ def assemble(
     reports: list[WorkerReport],
     definition: ClusterDefinition | None = None,
     started: float | None = None,
+    expect_gb_s: float | None = None,
 ) -> BenchResult:
     """Join the workers' reports into one result, with expectations and verdicts.
 
@@ -108,19 +109,13 @@ def assemble(
         log = "".join(r.nccl_log for r in reps)
         logs.append(log)
         gpu_name = reps[0].environment.get("gpu", "")
-        exp = _expectation(layout, backend, gpu_name, definition)
+        exp = verdict.explicit(expect_gb_s) if expect_gb_s else _expectation(layout, backend, gpu_name, definition)
         groups.append(GroupResult(layout, reps[0].rows, summarize(log) if log else {}, exp))
-    figures = []
-    for g in groups:
-        largest: dict[str, SizeResult] = {}
-        for row in g.rows:
-            if row.collective not in largest or row.size >= largest[row.collective].size:
-                largest[row.collective] = row
-        for row in largest.values():
-            figures.append((g.layout.name, g.layout.kind, row.collective, row.size, row.busbw, row.wrong))
+    figures = [(g.layout.name, g.layout.kind, r.collective, r.size, r.busbw, r.wrong) for g in groups for r in g.rows]
     verdicts = verdict.judge(
         figures, {g.layout.name: g.expectation for g in groups}, {g.layout.name: len(g.layout.members) for g in groups}
     )
+    verdicts += [_socket_verdict(g) for g in groups if g.transports.get("socket_fallback") and g.layout.nodes > 1]
     result = BenchResult(
         launcher=launcher,
         mode=mode,
@@ -137,6 +132,14 @@ def assemble(
     for g in groups:
         result.notes.extend(f"{g.layout.name}: {w}" for w in g.transports.get("warnings", []))
     return result
+
+
+def _socket_verdict(g: GroupResult) -> verdict.Verdict:
+    """A group spanning nodes whose NCCL moved data over NET/Socket: TCP, not RDMA; the run fails."""
+    hosts = ", ".join(sorted({m.host for m in g.layout.members}))
+    reason = (f"NCCL sent data over NET/Socket between {hosts}: no RDMA between these nodes "
+              "(check the rails' resources, NCCL_IB_HCA and `aiinfra node check` on each node)")
+    return verdict.Verdict(g.layout.name, g.layout.kind, "transport", 0, 0.0, None, "fail", reason)
 
 
 def _expectation(

@@ -64,6 +64,8 @@ class BenchConfig:
     timeout_s: float = 900.0
     share_gpus: bool = True
     """Let each Ray worker see every GPU of its node, as Ray Train does, not only its own."""
+    expect_gb_s: float | None = None
+    """busbw every group must reach (``--expect``), judged at every size; any backend, CPU included."""
 
 
 def _with_sizes(spec: MeasureSpec, backend: str) -> MeasureSpec:
@@ -117,7 +119,8 @@ def run_local(config: BenchConfig) -> BenchResult:
     for p in procs:
         p.start()
     reports = _collect(results, procs, config.timeout_s)
-    result = assemble("torch.multiprocessing", config.mode, backend, [layout], reports, config.definition, started)
+    result = assemble("torch.multiprocessing", config.mode, backend, [layout], reports, config.definition, started,
+                      config.expect_gb_s)
     result.config = describe(config)
     return result
 
@@ -250,7 +253,7 @@ def _run_on_ray(config: BenchConfig, started: float) -> BenchResult:
         for a in actors:
             ray.kill(a)
         placed.release()
-    result = assemble("ray", config.mode, backend, layouts, reports, config.definition, started)
+    result = assemble("ray", config.mode, backend, layouts, reports, config.definition, started, config.expect_gb_s)
     result.environment["ray"] = ray.__version__
     result.config = describe(config)
     result.environment["placement"] = placed.description
@@ -288,6 +291,7 @@ def describe(config: BenchConfig) -> dict[str, Any]:
         "gpus": config.gpus,
         "env": worker_env(config),
         "share_gpus": config.share_gpus,
+        "expect_gb_s": config.expect_gb_s,
         "cluster": config.definition.source or config.definition.name if config.definition else None,
     }
 

@@ -31,7 +31,8 @@ class SizeResult:
     size: int
     """nccl-tests size column in bytes (whole array for all_gather/reduce_scatter/alltoall)."""
     count: int
-    """size / element size, nccl-tests count column."""
+    """nccl-tests' count column: elements of one rank's chunk for all_gather / reduce_scatter (size / type / n),
+    of the buffer for the others."""
     dtype: str
     nranks: int
     time_us: float

@@ -40,7 +40,10 @@ SMALL_RING_EFFICIENCY = 0.65
 293 GB/s at 8 GiB in ../shared/fixtures/nccl/2xh200-torch-busbw.json, 283-307 in benchmarks/results/
 h200x4-2026-11-28-2gpu*.json), while the published ~361 GB/s (R33) is an 8-GPU figure."""
 MIN_VERDICT_BYTES = 2**30
-"""Below 1 GiB the curve has not reached its plateau (R4: 'peak needs 1-8 GB')."""
+"""Below 1 GiB the curve has not reached its plateau (R4: 'peak needs 1-8 GB'): peers are compared only above."""
+LATENCY_BUDGET_S = 200e-6
+"""Fixed cost per op allowed when a size below the plateau is judged: a healthy link moving B bytes per rank
+takes at most this plus B / expected busbw, so small sizes get a floor of E * B / (B + E * L), near E at 1 GiB."""
 JUDGED = frozenset({"all_reduce", "all_gather", "reduce_scatter"})
 """Ring collectives with published references; alltoall and send/recv are reported, not judged."""
 
@@ -61,7 +64,7 @@ class Expectation:
 
 @dataclass(frozen=True)
 class Verdict:
-    """One group's verdict for one collective, at the largest size measured."""
+    """One group's verdict for one collective: the first size that failed, else the largest size measured."""
 
     group: str
     kind: str
@@ -144,6 +147,32 @@ def for_collective(exp: Expectation | None, collective: str, nranks: int) -> Exp
                        f"{exp.source}; {SMALL_RING_EFFICIENCY:.0%} for {collective} on {nranks} GPUs (measured)")
 
 
+def explicit(gb_s: float) -> Expectation:
+    """An expectation stated by the operator (``aiinfra bench --expect``): any backend, CPU included.
+
+    Example:
+        >>> explicit(2.0).busbw, explicit(2.0).source
+        (2.0, '--expect')
+    """
+    return Expectation("given", gb_s, gb_s, "--expect")
+
+
+def floor_at(expected: Expectation, size: int, collective: str, nranks: int) -> float:
+    """The busbw a size must reach (before the 90% margin): the expectation less a fixed per-op latency.
+
+    Example:
+        >>> e = intra_node(450, "")
+        >>> round(floor_at(e, 2**30, "all_reduce", 8)), round(floor_at(e, 2**20, "all_reduce", 8))
+        (347, 9)
+    """
+    from aiinfra.bench.bandwidth import bus_factor
+
+    moved = size * bus_factor(collective, nranks)
+    if moved <= 0:
+        return 0.0
+    return expected.busbw * moved / (moved + expected.busbw * 1e9 * LATENCY_BUDGET_S)
+
+
 def status_for(busbw: float, expected: Expectation | None) -> str:
     """'pass' or 'fail' against an expectation; 'info' without one.
 
@@ -161,11 +190,11 @@ def judge(
     expectations: dict[str, Expectation | None],
     nranks: dict[str, int] | None = None,
 ) -> list[Verdict]:
-    """Verdicts for (group, kind, collective, size, busbw, wrong) figures at their largest size.
+    """One verdict per group and collective, judging (group, kind, collective, size, busbw, wrong) at every size.
 
-    ``expectations`` maps a group name to its expectation (None: report only), ``nranks``
-    a group name to its rank count (for :func:`for_collective`).
-    Groups of one kind are peers: one more than 10% below the others' median is 'slow'.
+    Every size is held to :func:`floor_at` (the expectation less a fixed per-op latency); the
+    first size below 90% of its floor fails the group. Groups of one kind are peers at their
+    largest size (from 1 GiB): one more than 10% below the others' median is 'slow'.
 
     Example:
         >>> e = per_rail(200, "rails[].rate_gbps")
@@ -174,35 +203,58 @@ def judge(
         >>> [(v.group, v.status) for v in vs]
         [('rail0', 'pass'), ('rail1', 'pass'), ('rail2', 'slow')]
     """
-    verdicts = []
+    rows: dict[tuple[str, str, str], list[tuple[int, float, int]]] = {}
     for group, kind, coll, size, bw, wrong in figures:
-        exp = for_collective(expectations.get(group), coll, (nranks or {}).get(group, 8))
-        peers = [f[4] for f in figures if f[1] == kind and f[2] == coll and f[0] != group]
-        median = statistics.median(peers) if peers else None
-        exp_bw = exp.busbw if exp else None
-        if wrong > 0:
-            verdicts.append(Verdict(group, kind, coll, size, bw, exp_bw, "fail", f"{wrong} wrong elements"))
-            continue
-        if size < MIN_VERDICT_BYTES:  # latency-bound and noisy: neither floors nor peers mean much
-            verdicts.append(Verdict(group, kind, coll, size, bw, exp_bw, "info", "reported only: size below 1 GiB"))
-            continue
-        if median is not None and bw < PEER_FRACTION * median:
-            reason = f"{bw:.1f} GB/s is {100 * (1 - bw / median):.0f}% below its peers' median {median:.1f}"
-            verdicts.append(Verdict(group, kind, coll, size, bw, exp_bw, "slow", reason))
-            continue
-        if coll not in JUDGED:
-            reason = "reported only: no published reference for this collective"
-            verdicts.append(Verdict(group, kind, coll, size, bw, exp_bw, "info", reason))
-            continue
-        status = status_for(bw, exp)
-        if exp is None:
-            reason = "no expectation (no cluster definition and an unknown GPU, or CPU)"
-        else:
-            reason = f"{bw:.1f} of {exp.busbw:.1f} GB/s expected ({100 * bw / exp.busbw:.0f}%; {exp.source})"
-            if coll == "all_reduce" and bw > exp.line_rate:
-                reason += "; above the line rate: NVLS, Tree or SHARP in use, not a wire figure"
-        verdicts.append(Verdict(group, kind, coll, size, bw, exp_bw, status, reason))
+        rows.setdefault((group, kind, coll), []).append((size, bw, wrong))
+    largest = {key: max(sizes) for key, sizes in rows.items()}
+    verdicts = []
+    for (group, kind, coll), sizes in rows.items():
+        n = (nranks or {}).get(group, 8)
+        exp = for_collective(expectations.get(group), coll, n)
+        verdicts.append(_judge_group(group, kind, coll, sorted(sizes), exp, n, largest))
     return verdicts
+
+
+def _judge_group(
+    group: str,
+    kind: str,
+    coll: str,
+    sizes: list[tuple[int, float, int]],
+    exp: Expectation | None,
+    n: int,
+    largest: dict[tuple[str, str, str], tuple[int, float, int]],
+) -> Verdict:
+    size, bw, _ = sizes[-1]
+    exp_bw = exp.busbw if exp else None
+    for s, b, wrong in sizes:
+        if wrong > 0:
+            return Verdict(group, kind, coll, s, b, exp_bw, "fail", f"{wrong} wrong elements at {s} bytes")
+    peers = [v[1] for (g, k, c), v in largest.items() if k == kind and c == coll and g != group and v[0] == size]
+    median = statistics.median(peers) if peers else None
+    if size >= MIN_VERDICT_BYTES and median is not None and bw < PEER_FRACTION * median:
+        reason = f"{bw:.1f} GB/s is {100 * (1 - bw / median):.0f}% below its peers' median {median:.1f}"
+        return Verdict(group, kind, coll, size, bw, exp_bw, "slow", reason)
+    if exp is None:
+        return Verdict(group, kind, coll, size, bw, None, "info",
+                       "no expectation (no cluster definition and an unknown GPU, or CPU without --expect)")
+    if coll not in JUDGED and exp.kind != "given":
+        return Verdict(group, kind, coll, size, bw, exp_bw, "info",
+                       "reported only: no published reference for this collective")
+    for s, b, _ in sizes:
+        floor = floor_at(exp, s, coll, n)
+        if b < FAIL_FRACTION * floor:
+            reason = (f"{_gb(b)} of {_gb(exp.busbw)} GB/s expected at {s} bytes: below 90% of the {_gb(floor)} GB/s "
+                      f"a healthy group reaches there ({LATENCY_BUDGET_S * 1e6:.0f} us per op allowed; {exp.source})")
+            return Verdict(group, kind, coll, s, b, exp_bw, "fail", reason)
+    share = f"{100 * bw / exp.busbw:.0f}%"
+    reason = f"{_gb(bw)} of {_gb(exp.busbw)} GB/s expected ({share}; {exp.source}); every size passed"
+    if coll == "all_reduce" and bw > exp.line_rate and exp.kind != "given":
+        reason += "; above the line rate: NVLS, Tree or SHARP in use, not a wire figure"
+    return Verdict(group, kind, coll, size, bw, exp_bw, "pass", reason)
+
+
+def _gb(x: float) -> str:
+    return f"{x:.1f}" if x >= 1 else f"{x:.3g}"
 
 
 def slowest(verdicts: list[Verdict]) -> list[str]:

@@ -144,7 +144,7 @@ def environment(device: object) -> dict[str, str]:
         props = torch.cuda.get_device_properties(device)
         env["gpu"] = props.name
         env["gpu_memory_gib"] = f"{props.total_memory / 2**30:.0f}"
-        env["pci_bus_id"] = str(getattr(props, "pci_bus_id", ""))
+        env["pci_bus_id"] = pci_bus_id(props)
         env["nccl"] = ".".join(str(v) for v in torch.cuda.nccl.version())
         env["cuda_visible_devices"] = os.environ.get("CUDA_VISIBLE_DEVICES", "")
     for name in sorted(os.environ):
@@ -155,6 +155,21 @@ def environment(device: object) -> dict[str, str]:
         # library actually loaded (torch's own NCCL), which "nccl" above reports.
         env["image_nccl_version"] = os.environ["NCCL_VERSION"]
     return env
+
+
+def pci_bus_id(props: object) -> str:
+    """The full PCI address of a CUDA device, as NVML and sysfs write it (torch gives its parts).
+
+    Example:
+        >>> from types import SimpleNamespace
+        >>> pci_bus_id(SimpleNamespace(pci_domain_id=0, pci_bus_id=0x18, pci_device_id=0))
+        '0000:18:00.0'
+    """
+    parts = [getattr(props, f"pci_{name}_id", None) for name in ("domain", "bus", "device")]
+    if any(not isinstance(p, int) for p in parts):
+        return ""
+    domain, bus, device = parts
+    return f"{domain:04x}:{bus:02x}:{device:02x}.0"
 
 
 def _read_logs(log_dir: str) -> str:

@@ -3,7 +3,9 @@
 Each module in this package is one command group and registers itself through
 ``register(subparsers)``; commands are thin: parse, call the library, print.
 Every AiinfraError becomes its message on stderr and its exit code (2 for bad
-input); no traceback reaches a user.
+input, 1 for a failed check or operation). Anything else is a bug in aiinfra:
+one line naming it and exit code 70 (EX_SOFTWARE); ``AIINFRA_DEBUG=1`` shows the
+traceback. No traceback reaches a user otherwise.
 
 Example:
     $ aiinfra validate clusters/a800-ib.yaml
@@ -14,11 +16,16 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
 import sys
+import traceback
 from collections.abc import Sequence
 
 from aiinfra.errors import AiinfraError
+
+EX_SOFTWARE = 70
+"""sysexits.h: an internal software error (a bug in aiinfra, not bad input)."""
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
@@ -43,7 +50,7 @@ def _command_module(argv: Sequence[str]) -> str | None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run one command; returns the process exit code."""
+    """Run one command; returns the process exit code (argparse's own errors exit 2 through SystemExit)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser(only=_command_module(argv))
     args = parser.parse_args(argv)
@@ -55,6 +62,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("aiinfra: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`aiinfra ... | head`); nothing left to tell anyone.
+        return 141
+    except Exception as exc:  # the last resort: a bug, said in one line
+        if os.environ.get("AIINFRA_DEBUG") == "1":
+            traceback.print_exc()
+        message = " ".join(str(exc).split())[:300]
+        print(
+            f"aiinfra: internal error: {type(exc).__name__}: {message} (set AIINFRA_DEBUG=1 for the traceback)",
+            file=sys.stderr,
+        )
+        return EX_SOFTWARE
 
 
 if __name__ == "__main__":

@@ -11,6 +11,8 @@ Example:
 from __future__ import annotations
 
 import argparse
+import math
+import re
 import sys
 from pathlib import Path
 
@@ -50,6 +52,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--plot", metavar="FILE", help="write a PNG of busbw against size")
     p.add_argument("--nccl-log", metavar="FILE", help="write the workers' NCCL INFO log")
     p.add_argument("--timeout", type=float, default=900.0, help="seconds before a hung run is abandoned")
+    p.add_argument("--expect", type=float, metavar="GB/s",
+                   help="busbw every group must reach (judged at every size); needed for a verdict on CPU/gloo")
     p.set_defaults(func=run)
 
 
@@ -69,9 +73,9 @@ def sizes_from_args(values: list[str] | None) -> tuple[int, ...]:
                 parts = item.split(":")
                 if len(parts) not in (2, 3):
                     raise UsageError(f"bad sweep {item!r}: use MIN:MAX or MIN:MAX:FACTOR")
-                factor = int(parts[2]) if len(parts) == 3 and parts[2].isdigit() else 2
-                if len(parts) == 3 and not parts[2].isdigit():
-                    raise UsageError(f"bad sweep factor in {item!r}")
+                if len(parts) == 3 and not re.fullmatch(r"[0-9]{1,4}", parts[2]):
+                    raise UsageError(f"bad sweep factor in {item!r}: a whole number, e.g. 2")
+                factor = int(parts[2]) if len(parts) == 3 else 2
                 out.extend(size_sweep(parse_size(parts[0]), parse_size(parts[1]), factor))
             elif item:
                 out.append(parse_size(item))
@@ -89,29 +93,53 @@ def collectives_from_arg(value: str) -> tuple[str, ...]:
 
     if value.strip().lower() == "all":
         return COLLECTIVES
-    return tuple(dict.fromkeys(canonical(v) for v in value.split(",") if v.strip()))
+    names = tuple(dict.fromkeys(canonical(v) for v in value.split(",") if v.strip()))
+    if not names:
+        raise UsageError(f"no collective in {value!r}: name one of {', '.join(COLLECTIVES)}, or 'all'")
+    return names
+
+
+def check_arguments(args: argparse.Namespace) -> None:
+    """Refuse values no run can use, before anything is imported or started.
+
+    Example:
+        >>> check_arguments(argparse.Namespace(gpus=None, local=True, mode="intra", iters=5, warmup=1,
+        ...                                    timeout=-5.0, expect=None))
+        Traceback (most recent call last):
+        ...
+        aiinfra.errors.UsageError: --timeout must be a positive number of seconds
+    """
+    if args.gpus is not None and not 1 <= args.gpus <= 4096:
+        raise UsageError("--gpus must be between 1 and 4096")
+    if args.local and args.mode == "rail":
+        raise UsageError("--mode rail needs GPUs on several nodes: run it through Ray (without --local)")
+    if not 1 <= args.iters <= 1_000_000 or not 0 <= args.warmup <= 1_000_000:
+        raise UsageError("--iters must be 1..1000000 and --warmup 0..1000000")
+    if not (math.isfinite(args.timeout) and args.timeout > 0):
+        raise UsageError("--timeout must be a positive number of seconds")
+    if args.expect is not None and not (math.isfinite(args.expect) and args.expect > 0):
+        raise UsageError("--expect must be a positive bandwidth in GB/s")
 
 
 def run(args: argparse.Namespace) -> int:
+    check_arguments(args)
+    sizes, collectives = sizes_from_args(args.sizes), collectives_from_arg(args.collective)
+    try:
+        import torch  # noqa: F401  (the workers need it; say so before anything starts)
+    except ImportError:
+        raise UsageError("aiinfra bench needs torch: install the train extra: pip install 'aiinfra[train]'") from None
     from aiinfra.bench.report import format_table, write_json, write_plot
     from aiinfra.bench.runner import BenchConfig, run_local, run_ray
     from aiinfra.bench.spec import MeasureSpec
     from aiinfra.definition.loader import load_definition
 
-    if args.gpus is not None and args.gpus < 1:
-        raise UsageError("--gpus must be at least 1")
-    if args.local and args.mode == "rail":
-        raise UsageError("--mode rail needs GPUs on several nodes: run it through Ray (without --local)")
-    if args.iters < 1 or args.warmup < 0:
-        raise UsageError("--iters must be at least 1 and --warmup not negative")
     env = {}
     for item in args.env:
         name, sep, value = item.partition("=")
         if not sep or not name:
             raise UsageError(f"bad --env {item!r}: use NAME=VALUE")
         env[name] = value
-    spec = MeasureSpec(collectives_from_arg(args.collective), sizes_from_args(args.sizes), args.dtype,
-                       args.warmup, args.iters, not args.no_check)
+    spec = MeasureSpec(collectives, sizes, args.dtype, args.warmup, args.iters, not args.no_check)
     definition = load_definition(args.cluster) if args.cluster else None
     config = BenchConfig(
         spec,
@@ -123,6 +151,7 @@ def run(args: argparse.Namespace) -> int:
         not args.no_nccl_log,
         args.timeout,
         share_gpus=not args.isolate_gpus,
+        expect_gb_s=args.expect,
     )
     result = run_local(config) if args.local else run_ray(config, args.address)
     print(format_table(result))

@@ -6,6 +6,7 @@ import argparse
 import json
 from dataclasses import asdict
 
+from aiinfra.cli.arguments import dns_label, positive_seconds, worker_count
 from aiinfra.launch.cluster import connect, launch
 from aiinfra.launch.progress import ConsoleProgress
 
@@ -13,38 +14,38 @@ from aiinfra.launch.progress import ConsoleProgress
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("launch", help="create a Ray cluster from a definition and wait until it is ready")
     p.add_argument("cluster", metavar="CLUSTER", help="cluster definition (clusters/local.yaml runs locally)")
-    p.add_argument("--workers", type=int)
-    p.add_argument("--name")
-    p.add_argument("--namespace")
+    p.add_argument("--workers", type=worker_count, help="worker replicas, 1..10000")
+    p.add_argument("--name", type=dns_label)
+    p.add_argument("--namespace", type=dns_label)
     p.add_argument("--keep-within", metavar="LABEL", help="topology label all workers must share")
-    p.add_argument("--timeout", type=float, default=600)
+    p.add_argument("--timeout", type=positive_seconds, default=600.0)
     p.add_argument("--no-wait", action="store_true")
     p.set_defaults(func=run_launch)
 
     p = sub.add_parser("status", help="show a cluster's state and nodes")
-    p.add_argument("name")
-    p.add_argument("--namespace")
+    p.add_argument("name", type=dns_label)
+    p.add_argument("--namespace", type=dns_label)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=run_status)
 
     p = sub.add_parser("submit", help="submit a Ray job (like `ray job submit`) and follow its logs")
-    p.add_argument("name")
-    p.add_argument("--namespace")
+    p.add_argument("name", type=dns_label)
+    p.add_argument("--namespace", type=dns_label)
     p.add_argument("--working-dir", default=None)
     p.add_argument("--no-follow", action="store_true", help="print the job id and return")
     p.add_argument("entrypoint", nargs=argparse.REMAINDER, help="-- command to run")
     p.set_defaults(func=run_submit)
 
     p = sub.add_parser("logs", help="print a job's logs")
-    p.add_argument("name")
+    p.add_argument("name", type=dns_label)
     p.add_argument("job_id")
-    p.add_argument("--namespace")
+    p.add_argument("--namespace", type=dns_label)
     p.add_argument("-f", "--follow", action="store_true")
     p.set_defaults(func=run_logs)
 
     p = sub.add_parser("down", help="delete a cluster and what aiinfra created for it")
-    p.add_argument("name")
-    p.add_argument("--namespace")
+    p.add_argument("name", type=dns_label)
+    p.add_argument("--namespace", type=dns_label)
     p.set_defaults(func=run_down)
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from aiinfra.cli.node import add_node_arguments, resolve
 from aiinfra.errors import UsageError
 from aiinfra.findings import failed
-from aiinfra.nccl.log import NcclLogReport, parse_nccl_log
+from aiinfra.nccl.log import NcclLogReport, parse_nccl_lines, read_lines
 from aiinfra.nccl.node_env import node_env
 
 
@@ -53,10 +53,11 @@ def run_env(args: argparse.Namespace) -> int:
 
 def run_log(args: argparse.Namespace) -> int:
     try:
-        text = Path(args.file).read_text(encoding="utf-8", errors="replace")
+        # Streamed: a multi-GB log is read a line at a time, never whole.
+        with Path(args.file).open(encoding="utf-8", errors="replace", newline="") as stream:
+            report = parse_nccl_lines(read_lines(stream))
     except OSError as exc:
-        raise UsageError(f"{args.file}: {exc.strerror}") from None
-    report = parse_nccl_log(text)
+        raise UsageError(f"{args.file}: {exc.strerror or exc}") from None
     if report.nccl_lines == 0:
         raise UsageError(f"{args.file}: no NCCL lines (was it run with NCCL_DEBUG=INFO?)")
     if args.json:

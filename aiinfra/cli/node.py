@@ -24,7 +24,7 @@ from aiinfra.errors import UsageError
 from aiinfra.node.checks import Finding, check_node, failed
 from aiinfra.node.data_ports import data_ports
 from aiinfra.node.discovery import NodeInventory, discover_node
-from aiinfra.node.gpu import RecordedNvml
+from aiinfra.node.gpu import RecordedNvml, RecordingError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -53,8 +53,10 @@ def resolve(args: argparse.Namespace) -> tuple[ClusterDefinition | None, NodeInv
     if args.nvml_recording:
         try:
             nvml = RecordedNvml(json.loads(Path(args.nvml_recording).read_text(encoding="utf-8")))
-        except (OSError, ValueError) as exc:
-            raise UsageError(f"--nvml-recording {args.nvml_recording}: {exc}") from None
+        except OSError as exc:
+            raise UsageError(f"--nvml-recording {args.nvml_recording}: {exc.strerror or exc}") from None
+        except (ValueError, RecursionError, RecordingError) as exc:  # not JSON, too deep, or not a recording
+            raise UsageError(f"--nvml-recording {args.nvml_recording}: {str(exc)[:300]}") from None
     return d, discover_node(root, nvml=nvml)
 
 

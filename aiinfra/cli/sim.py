@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 
+from aiinfra.cli.arguments import node_count, positive_seconds
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("sim", help="a simulated GPU cluster: real kube-apiserver, scheduler, KubeRay; KWOK nodes")
@@ -24,11 +26,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     up = cmds.add_parser("up", help="start the simulated cluster (or reuse the running one) and add nodes")
     up.add_argument("cluster", metavar="CLUSTER", help="cluster definition file, e.g. clusters/a800-ib.yaml")
-    up.add_argument("--nodes", type=int, default=4, help="fake GPU nodes to register (default 4)")
+    up.add_argument("--nodes", type=node_count, default=4, help="fake GPU nodes to register (default 4)")
     up.add_argument(
-        "--nodes-per-leaf", type=int, default=2, help="nodes sharing a leaf label (and leaves per spine); default 2"
+        "--nodes-per-leaf",
+        type=node_count,
+        default=2,
+        help="nodes sharing a leaf label (and leaves per spine); default 2",
     )
-    up.add_argument("--timeout", type=float, default=180.0, help="seconds to wait for each component")
+    up.add_argument("--timeout", type=positive_seconds, default=180.0, help="seconds to wait for each component")
     state_arg(up)
     up.set_defaults(func=run_up)
 

@@ -23,9 +23,12 @@ from pydantic import ValidationError
 
 from aiinfra.definition.model import ClusterDefinition, LinkLayer, RailResourceKind
 from aiinfra.definition.nccl_variables import KNOWN_NCCL_VARIABLES
+from aiinfra.definition.safe_yaml import YamlInputError, parse_yaml
 from aiinfra.errors import DefinitionError, Problem
 
 Loc = tuple[str | int, ...]
+_STR = "tag:yaml.org,2002:str"
+_MERGE = "tag:yaml.org,2002:merge"
 
 
 def load_definition(path: str | Path) -> ClusterDefinition:
@@ -42,6 +45,8 @@ def load(path: Path) -> ClusterDefinition:
     """Parse, validate and cross-check ``path``; raise DefinitionError listing every problem."""
     file = str(path)
     root, data = read_located(path)
+    if "source" in data:
+        raise DefinitionError([Problem(file, _line_of(root, ("source",)), "source", "unknown field")])
     try:
         definition = ClusterDefinition.model_validate({**data, "source": file})
     except ValidationError as exc:
@@ -50,6 +55,29 @@ def load(path: Path) -> ClusterDefinition:
     if problems:
         raise DefinitionError(problems)
     return definition
+
+
+def _parse(path: Path, expected: str) -> tuple[yaml.MappingNode, dict[str, Any]]:
+    file = str(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise DefinitionError([Problem(file, None, "", f"cannot read: {exc.strerror or exc}")]) from None
+
+    def check_keys(root: yaml.Node) -> None:
+        problems = [Problem(file, line, _dotted(loc), msg) for loc, line, msg in _key_problems(root)]
+        if problems:
+            raise DefinitionError(problems)
+
+    try:
+        root, data = parse_yaml(raw, check_keys)
+    except YamlInputError as exc:
+        where = _dotted(_loc_of(exc.root, exc.node)) if exc.root is not None and exc.node is not None else ""
+        raise DefinitionError([Problem(file, exc.line, where, exc.message)]) from None
+    if not isinstance(root, yaml.MappingNode) or not isinstance(data, dict):
+        line = root.start_mark.line + 1 if root is not None else 1
+        raise DefinitionError([Problem(file, line, "", f"expected a mapping of fields ({expected})")])
+    return root, data
 
 
 def cross_check(d: ClusterDefinition) -> Iterator[tuple[Loc, str]]:
@@ -106,44 +134,40 @@ def cross_check(d: ClusterDefinition) -> Iterator[tuple[Loc, str]]:
 
 
 def definition_warnings(d: ClusterDefinition) -> list[Problem]:
-    """Things that are allowed but probably mistakes (e.g. an unknown NCCL variable)."""
+    """Things that are allowed but probably mistakes (e.g. an unknown NCCL variable), located like errors.
+
+    Example:
+        >>> definition_warnings(load_definition("clusters/a800-ib.yaml"))
+        []
+    """
+    names = [n for n in d.nccl.env if n.startswith("NCCL_") and n not in KNOWN_NCCL_VARIABLES]
+    if not names:
+        return []
+    try:
+        root: yaml.Node | None = read_located(Path(d.source))[0]
+    except DefinitionError:  # the file changed or is gone since it was loaded
+        root = None
     out = []
-    for name in d.nccl.env:
-        if name.startswith("NCCL_") and name not in KNOWN_NCCL_VARIABLES:
-            out.append(Problem(d.source, None, f"nccl.env.{name}", "not a known NCCL variable (typo?)"))
+    for name in names:
+        loc: Loc = ("nccl", "env", name)
+        line = _line_of(root, loc) if root is not None else None
+        out.append(Problem(d.source, line, _dotted(loc), "not a known NCCL variable (typo?)"))
     return out
 
 
 
 def read_located(path: Path, expected: str = "name, gpu, rails, ...") -> tuple[yaml.MappingNode, dict[str, Any]]:
-    """Parse a YAML mapping keeping its node tree (for line numbers); refuse duplicate keys.
+    """Parse a YAML mapping safely, keeping its node tree (for line numbers); refuse duplicate keys.
 
-    Shared by every strict YAML input (the definition, the node inventory);
-    raises DefinitionError naming file and line.
+    Shared by every strict YAML input (the definition, the node inventory); bounded against alias
+    bombs and deep nesting; raises DefinitionError naming file and line.
 
     Example:
         >>> root, data = read_located(Path("clusters/local.yaml"))
         >>> data["backend"], root.start_mark.line + 1  # the first field's line (1-based)
         ('local', 3)
     """
-    file = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise DefinitionError([Problem(file, None, "", f"cannot read: {exc.strerror}")]) from None
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark else None
-        reason = getattr(exc, "problem", None) or str(exc)
-        raise DefinitionError([Problem(file, line, "", f"invalid YAML: {reason}")]) from None
-    if root is None or not isinstance(root, yaml.MappingNode):
-        raise DefinitionError([Problem(file, 1, "", f"expected a mapping of fields ({expected})")])
-    dupes = list(_duplicate_keys(root, ()))
-    if dupes:
-        raise DefinitionError([Problem(file, line, _dotted(loc), "key given twice") for loc, line in dupes])
-    return root, yaml.safe_load(text)
+    return _parse(path, expected)
 
 
 def validation_problems(file: str, root: yaml.Node, exc: ValidationError) -> list[Problem]:
@@ -155,21 +179,69 @@ def located(file: str, root: yaml.Node, loc: Loc, message: str) -> Problem:
     """A Problem for the field at ``loc`` (e.g. ``("rails", 2, "hca")``), with the line it is on."""
     return Problem(file, _line_of(root, loc), _dotted(loc), message)
 
-def _duplicate_keys(node: yaml.Node, loc: Loc) -> Iterator[tuple[Loc, int]]:
-    if isinstance(node, yaml.MappingNode):
-        seen: set[str] = set()
+
+def _key_problems(root: yaml.Node) -> Iterator[tuple[Loc, int, str]]:
+    """Keys that are not plain names, and keys given twice; each node visited once (aliases not expanded)."""
+    seen_nodes: set[int] = set()
+    stack: list[tuple[yaml.Node, Loc]] = [(root, ())]
+    while stack:
+        node, loc = stack.pop()
+        if id(node) in seen_nodes:
+            continue
+        seen_nodes.add(id(node))
+        if isinstance(node, yaml.SequenceNode):
+            stack.extend(reversed([(item, (*loc, i)) for i, item in enumerate(node.value)]))
+        if not isinstance(node, yaml.MappingNode):
+            continue
+        names: set[str] = set()
+        children = []
         for key, value in node.value:
-            name = key.value
-            if name in seen:
-                yield (*loc, name), key.start_mark.line + 1
-            seen.add(name)
-            yield from _duplicate_keys(value, (*loc, name))
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            yield from _duplicate_keys(item, (*loc, i))
+            line = key.start_mark.line + 1
+            problem = _key_problem(key)
+            if problem:
+                yield loc, line, problem
+                continue
+            if key.value in names:
+                yield (*loc, key.value), line, "key given twice"
+            names.add(key.value)
+            children.append((value, (*loc, key.value)))
+        stack.extend(reversed(children))
 
 
-def _line_of(root: yaml.Node, loc: Loc) -> int | None:
+def _loc_of(root: yaml.Node, target: yaml.Node) -> Loc:
+    """Field path of ``target`` in the tree (the first way to reach it), () when it is the root or not found."""
+    seen: set[int] = set()
+    stack: list[tuple[yaml.Node, Loc]] = [(root, ())]
+    while stack:
+        node, loc = stack.pop()
+        if node is target:
+            return loc
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        # Pushed in reverse so the walk follows the document's order.
+        if isinstance(node, yaml.SequenceNode):
+            stack.extend(reversed([(item, (*loc, i)) for i, item in enumerate(node.value)]))
+        elif isinstance(node, yaml.MappingNode):
+            for key, value in reversed(node.value):
+                name = key.value if isinstance(key, yaml.ScalarNode) else "?"
+                stack.extend([(value, (*loc, name)), (key, (*loc, name))])
+    return ()
+
+
+def _key_problem(key: yaml.Node) -> str | None:
+    if isinstance(key, yaml.ScalarNode) and key.tag in (_STR, _MERGE):
+        return None
+    if not isinstance(key, yaml.ScalarNode):
+        kind = "list" if isinstance(key, yaml.SequenceNode) else "mapping"
+        return f"a key must be a name, not a {kind}"
+    if key.tag.endswith(":null"):
+        return "empty key (a field name is missing before ':')"
+    shown = key.value if len(key.value) <= 40 else key.value[:40] + "..."
+    return f"key {shown!r} reads as a {key.tag.rsplit(':', 1)[-1]}; field names are words (quote it if meant)"
+
+
+def _line_of(root: yaml.Node, loc: Loc) -> int:
     """Line of the deepest YAML node along ``loc`` (1-based)."""
     node: yaml.Node = root
     line = node.start_mark.line + 1
@@ -211,7 +283,10 @@ def _describe(err: Any) -> str:
     if kind == "missing":
         return "required field is missing"
     value = err.get("input")
-    shown = f" (got {value!r})" if not isinstance(value, dict | list) else ""
+    shown = ""
+    if not isinstance(value, dict | list):
+        text = repr(value)
+        shown = f" (got {text if len(text) <= 60 else text[:40] + f'... ({len(text)} characters)'})"
     return f"{err['msg']}{shown}"
 
 
@@ -228,8 +303,8 @@ def definition_error(d: ClusterDefinition, issues: list[tuple[Loc, str]]) -> Def
     """
     root: yaml.Node | None = None
     try:
-        root = yaml.compose(Path(d.source).read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
-    except (OSError, yaml.YAMLError):
+        root = read_located(Path(d.source))[0]
+    except DefinitionError:  # the file changed or is gone since it was loaded
         pass
     return DefinitionError(
         [Problem(d.source, _line_of(root, loc) if root else None, _dotted(loc), msg) for loc, msg in issues]

@@ -31,9 +31,27 @@ _RESOURCE = r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Z
 
 
 class Strict(BaseModel):
-    """Base of every definition section: unknown keys are errors."""
+    """Base of every definition section: unknown keys are errors, and types are not coerced.
 
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+    ``per_node: yes`` or ``per_node: "8"`` is an error rather than 1 or 8, and a
+    float field refuses ``.inf`` and ``.nan``. Enum fields take their values as
+    strings (``Lax``), which is the only way YAML can spell them.
+
+    Example:
+        >>> Node.model_validate({"cpu": "8", "memory_gib": 64})
+        Traceback (most recent call last):
+        ...
+        pydantic_core._pydantic_core.ValidationError: 1 validation error for Node
+        ...
+    """
+
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, use_attribute_docstrings=True, strict=True, allow_inf_nan=False
+    )
+
+
+Lax = Field(strict=False)
+"""For enum fields: a YAML string names the member (strict mode would want the enum object itself)."""
 
 
 class LinkLayer(StrEnum):
@@ -65,9 +83,9 @@ class Gpu(Strict):
     """Value of the node label nvidia.com/gpu.product set by GPU feature discovery."""
     per_node: Annotated[int, Field(ge=1, le=16)] = 8
     """GPUs per node."""
-    memory_gib: Annotated[int, Field(ge=1)]
+    memory_gib: Annotated[int, Field(ge=1, le=1 << 20)]
     """Memory of one GPU in GiB."""
-    nvlink_gb_s: Annotated[float, Field(ge=0)]
+    nvlink_gb_s: Annotated[float, Field(ge=0, le=100_000)]
     """NVLink bandwidth of one GPU, GB/s per direction (A800 200, A100 300, H100/H200 450)."""
     ray_accelerator_type: str
     """Ray accelerator type (ray.util.accelerators), e.g. 'A100' or 'H100'."""
@@ -76,9 +94,9 @@ class Gpu(Strict):
 class Node(Strict):
     """Allocatable capacity of one GPU node."""
 
-    cpu: Annotated[int, Field(ge=1)]
+    cpu: Annotated[int, Field(ge=1, le=1 << 20)]
     """Allocatable CPU cores of one node."""
-    memory_gib: Annotated[int, Field(ge=1)]
+    memory_gib: Annotated[int, Field(ge=1, le=1 << 30)]
     """Allocatable memory of one node in GiB."""
 
 
@@ -89,21 +107,21 @@ class Rail(Strict):
     """Short rail name, e.g. 'rail0'."""
     hca: Annotated[str, Field(pattern=r"^[A-Za-z0-9_]+$")]
     """RDMA device name as in /sys/class/infiniband, e.g. 'mlx5_2'."""
-    port: Annotated[int, Field(ge=1)] = 1
+    port: Annotated[int, Field(ge=1, le=255)] = 1
     """HCA port number (1 on single-port cards)."""
-    link_layer: LinkLayer = LinkLayer.INFINIBAND
+    link_layer: Annotated[LinkLayer, Lax] = LinkLayer.INFINIBAND
     """InfiniBand, or Ethernet for RoCE."""
-    rate_gbps: Annotated[float, Field(gt=0)]
+    rate_gbps: Annotated[float, Field(gt=0, le=100_000)]
     """Line rate in Gb/s (HDR 200, NDR 400)."""
-    gpus: list[Annotated[int, Field(ge=0)]]
+    gpus: list[Annotated[int, Field(ge=0, le=1023)]]
     """GPU indices this rail serves (PCIe affinity)."""
     network: str
     """Multus NetworkAttachmentDefinition ('name' or 'namespace/name')."""
-    resource_kind: RailResourceKind = RailResourceKind.RDMA_SHARED
+    resource_kind: Annotated[RailResourceKind, Lax] = RailResourceKind.RDMA_SHARED
     """rdma-shared (RDMA shared device plugin) or sriov (SR-IOV VF per pod)."""
     resource: Annotated[str | None, Field(pattern=_RESOURCE)] = None
     """Kubernetes extended resource granting the rail; defaults to 'rdma/<name>' for rdma-shared."""
-    gid_index: int | Literal["auto"] | None = None
+    gid_index: Annotated[int, Field(ge=0, le=1023)] | Literal["auto"] | None = None
     """RoCE GID index for this rail; overrides network.gid_index."""
     pci: Annotated[str | None, Field(pattern=_PCI)] = None
     """PCI address of the port's function, e.g. '0000:18:00.0' (SR-IOV device selection)."""
@@ -123,9 +141,9 @@ class Network(Strict):
 
     socket_ifname: str = "eth0"
     """Interface NCCL uses for bootstrap (NCCL_SOCKET_IFNAME); the pod's eth0, carried over the bond."""
-    gid_index: int | Literal["auto"] | None = None
+    gid_index: Annotated[int, Field(ge=0, le=1023)] | Literal["auto"] | None = None
     """RoCE GID index: a number, or 'auto' to use the RoCE v2 entry with an IPv4 address."""
-    gpudirect: GpuDirect = GpuDirect.DMABUF
+    gpudirect: Annotated[GpuDirect, Lax] = GpuDirect.DMABUF
     """GPUDirect RDMA path: dmabuf, peermem (nvidia_peermem module) or off."""
     management_bond: str | None = "bond0"
     """Host bond carrying management and pod traffic (802.3ad), for host setup."""
@@ -134,9 +152,9 @@ class Network(Strict):
 class Resources(Strict):
     """Requests (and limits) of the head pod."""
 
-    cpu: Annotated[int, Field(ge=1)]
-    memory_gib: Annotated[int, Field(ge=1)]
-    gpus: Annotated[int, Field(ge=0)] = 0
+    cpu: Annotated[int, Field(ge=1, le=1 << 20)]
+    memory_gib: Annotated[int, Field(ge=1, le=1 << 30)]
+    gpus: Annotated[int, Field(ge=0, le=1024)] = 0
     """GPUs for the head; 0 keeps GPU work off it."""
 
 
@@ -145,15 +163,15 @@ class Workers(Strict):
 
     group: Annotated[str, Field(pattern=_NAME)] = "gpu"
     """KubeRay worker group name."""
-    replicas: Annotated[int, Field(ge=0)] = 1
+    replicas: Annotated[int, Field(ge=0, le=10_000)] = 1
     """Default number of workers (launch(workers=N) overrides)."""
-    gpus: Annotated[int, Field(ge=0)] = 8
+    gpus: Annotated[int, Field(ge=0, le=1024)] = 8
     """GPUs per worker pod (nvidia.com/gpu and Ray num-gpus)."""
-    cpu: Annotated[int, Field(ge=1)]
+    cpu: Annotated[int, Field(ge=1, le=1 << 20)]
     """CPU cores per worker pod."""
-    memory_gib: Annotated[int, Field(ge=1)]
+    memory_gib: Annotated[int, Field(ge=1, le=1 << 30)]
     """Memory per worker pod in GiB."""
-    shm_gib: Annotated[int, Field(ge=1)] = 64
+    shm_gib: Annotated[int, Field(ge=1, le=1 << 30)] = 64
     """Size of the memory-backed /dev/shm (Ray object store spill and NCCL's SHM transport)."""
 
 
@@ -223,9 +241,9 @@ class Nccl(Strict):
 class Local(Strict):
     """The local backend: Ray nodes as processes on this machine."""
 
-    cpus_per_worker: Annotated[int, Field(ge=1)] = 1
+    cpus_per_worker: Annotated[int, Field(ge=1, le=1 << 20)] = 1
     """Logical CPUs each local worker node offers."""
-    gpus_per_worker: Annotated[int, Field(ge=0)] = 0
+    gpus_per_worker: Annotated[int, Field(ge=0, le=1024)] = 0
     """GPUs each local worker node offers (on a workstation with GPUs)."""
 
 

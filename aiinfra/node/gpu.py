@@ -25,7 +25,7 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", FutureWarning)
     import pynvml
 
-from aiinfra.errors import AiinfraError
+from aiinfra.errors import AiinfraError, UsageError
 from aiinfra.node.pcie import normalize_bdf
 
 # NVML_NVLINK_MAX_LINKS grew over releases (12 on A100, 18 on H100); ask for all
@@ -143,15 +143,60 @@ class _PciInfo:
     busId: str
 
 
+class RecordingError(UsageError):
+    """An NVML recording not in the shape :func:`record_nvml` writes; the message names the field."""
+
+
+def check_recording(recording: Any) -> dict[str, Any]:
+    """``recording`` if it has the shape :func:`record_nvml` writes, else RecordingError naming the field.
+
+    Example:
+        >>> check_recording([1, 2])
+        Traceback (most recent call last):
+        ...
+        aiinfra.node.gpu.RecordingError: expected an object with "gpus", got a list
+    """
+    if not isinstance(recording, dict):
+        raise RecordingError(f'expected an object with "gpus", got a {_json_type(recording)}')
+    if not isinstance(recording.get("driver_version", ""), str):
+        raise RecordingError("driver_version: expected a string")
+    gpus = recording.get("gpus", [])
+    if not isinstance(gpus, list):
+        raise RecordingError(f"gpus: expected a list, got a {_json_type(gpus)}")
+    for i, gpu in enumerate(gpus):
+        where = f"gpus[{i}]"
+        if not isinstance(gpu, dict):
+            raise RecordingError(f"{where}: expected an object, got a {_json_type(gpu)}")
+        if not isinstance(gpu.get("name"), str):
+            raise RecordingError(f"{where}.name: expected a string")
+        try:
+            normalize_bdf(str(gpu.get("pci_bus_id", "")))
+        except ValueError:
+            raise RecordingError(f"{where}.pci_bus_id: not a PCI address") from None
+        numa = gpu.get("numa_node")
+        if numa is not None and (type(numa) is not int or not -1 <= numa < 4096):
+            raise RecordingError(f"{where}.numa_node: expected a NUMA node number or null")
+        states = gpu.get("nvlink_states", [])
+        if not isinstance(states, list) or any(s not in (0, 1) or isinstance(s, float) for s in states):
+            raise RecordingError(f"{where}.nvlink_states: expected a list of 0 and 1")
+    return recording
+
+
+def _json_type(value: Any) -> str:
+    names = {dict: "object", list: "list", str: "string", bool: "boolean", int: "number", float: "number"}
+    return "null" if value is None else names.get(type(value), type(value).__name__)
+
+
 class RecordedNvml:
     """Replays a recording with the pynvml functions discovery uses.
 
     Errors come back as the real ``pynvml.NVMLError`` subclasses, so code
-    under test takes the same paths as on a node.
+    under test takes the same paths as on a node. A recording of the wrong
+    shape is a RecordingError (bad input) at once.
     """
 
     def __init__(self, recording: dict[str, Any]) -> None:
-        self.recording = recording
+        self.recording = check_recording(recording)
         self._gpus: list[dict[str, Any]] = list(recording.get("gpus", []))
         self.initialised = False
 

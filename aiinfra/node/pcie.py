@@ -30,6 +30,8 @@ from dataclasses import dataclass
 from enum import IntEnum
 from pathlib import Path
 
+from aiinfra.node.sysfs import read, resolve
+
 _BDF = re.compile(r"^(?P<domain>[0-9a-fA-F]{4,8}):(?P<bus>[0-9a-fA-F]{2}):(?P<dev>[0-9a-fA-F]{2})\.(?P<fn>[0-7])$")
 
 
@@ -84,7 +86,7 @@ def locate(root: Path, bdf: str) -> PciLocation | None:
     link = root / "sys" / "bus" / "pci" / "devices" / bdf
     if not link.exists():
         return None
-    return location_of(root, link.resolve())
+    return location_of(root, resolve(link))
 
 
 def location_of(root: Path, device_dir: Path) -> PciLocation | None:
@@ -95,9 +97,9 @@ def location_of(root: Path, device_dir: Path) -> PciLocation | None:
         >>> location_of(root, root / "sys/devices/pci0000:00/0000:00:06.0").bridges
         ()
     """
-    base = (root / "sys" / "devices").resolve()
+    base = resolve(root / "sys" / "devices")
     try:
-        parts = device_dir.resolve().relative_to(base).parts
+        parts = resolve(device_dir).relative_to(base).parts
     except ValueError:
         return None
     if not parts or not parts[0].startswith("pci"):
@@ -154,8 +156,8 @@ def pci_distance(root: Path, bdf_a: str, bdf_b: str) -> PciDistance | None:
 
 def _numa_node(device_dir: Path) -> int | None:
     try:
-        node = int((device_dir / "numa_node").read_text().strip())
-    except (OSError, ValueError):
+        node = int(read(device_dir / "numa_node")[:12])
+    except ValueError:
         return None
     # -1 means the firmware did not say (VMs, single-socket boards).
     return node if node >= 0 else None

@@ -20,9 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiinfra.node.pcie import location_of
-from aiinfra.node.sysfs import read_attr, read_int
+from aiinfra.node.sysfs import SysfsError, entries, numbered, read, resolve
 
-_RATE = re.compile(r"^\s*([0-9.]+)\s*Gb/sec")
+_RATE = re.compile(r"^\s*([0-9]{1,6}(?:\.[0-9]{1,6})?)\s*Gb/sec")
+_GID = re.compile(r"[0-9a-f]{4}(?::[0-9a-f]{4}){7}")
 _ZERO_GID = "0000:0000:0000:0000:0000:0000:0000:0000"
 _V4_MAPPED = "0000:0000:0000:0000:0000:ffff:"
 
@@ -49,8 +50,7 @@ class Gid:
         """
         if not self.gid.startswith(_V4_MAPPED):
             return None
-        hi, lo = self.gid[len(_V4_MAPPED) :].split(":")
-        raw = bytes.fromhex(hi + lo)
+        raw = bytes.fromhex(self.gid[len(_V4_MAPPED) :].replace(":", ""))
         return ".".join(str(b) for b in raw)
 
     @property
@@ -117,33 +117,32 @@ def discover_rdma(root: Path = Path("/")) -> list[RdmaDevice]:
         ('mlx5_3', 'DOWN')
     """
     base = root / "sys" / "class" / "infiniband"
-    if not base.is_dir():
-        return []
-    return [_device(root, entry) for entry in sorted(base.iterdir(), key=lambda p: _natural(p.name))]
+    return [_device(root, entry) for entry in sorted(entries(base), key=lambda p: _natural(p.name))]
 
 
 def _device(root: Path, entry: Path) -> RdmaDevice:
+    resolve(entry)  # a class entry the kernel made always leads somewhere; a loop is a damaged tree
     dev_dir = entry / "device"
-    loc = location_of(root, dev_dir.resolve()) if dev_dir.exists() else None
+    loc = location_of(root, resolve(dev_dir)) if dev_dir.is_symlink() or dev_dir.exists() else None
     net_dir = dev_dir / "net"
-    netdevs = sorted(p.name for p in net_dir.iterdir()) if net_dir.is_dir() else []
-    by_port = {read_int(net_dir / n / "dev_port", 0) + 1: n for n in netdevs}
+    netdevs = [p.name for p in entries(net_dir)]
+    by_port = {_read_int(net_dir / n / "dev_port", 0) + 1: n for n in netdevs}
     ports_dir = entry / "ports"
-    numbers = sorted(int(p.name) for p in ports_dir.iterdir() if p.name.isdigit()) if ports_dir.is_dir() else []
+    numbers = numbered(ports_dir)
     ports = tuple(_port(ports_dir / str(n), n, by_port.get(n)) for n in numbers)
     return RdmaDevice(name=entry.name, pci_bus_id=loc.bdf if loc else None, ports=ports, netdevs=tuple(netdevs))
 
 
 def _port(d: Path, number: int, netdev: str | None) -> RdmaPort:
-    rate_text = read_attr(d / "rate")
+    rate_text = _read(d / "rate")
     m = _RATE.match(rate_text)
     return RdmaPort(
         number=number,
-        state=_after_colon(read_attr(d / "state")),
-        phys_state=_after_colon(read_attr(d / "phys_state")),
+        state=_after_colon(_read(d / "state")),
+        phys_state=_after_colon(_read(d / "phys_state")),
         rate_gbps=float(m.group(1)) if m else None,
         rate_text=rate_text,
-        link_layer=read_attr(d / "link_layer"),
+        link_layer=_read(d / "link_layer"),
         netdev=netdev,
         gids=tuple(_gids(d)),
     )
@@ -151,20 +150,28 @@ def _port(d: Path, number: int, netdev: str | None) -> RdmaPort:
 
 def _gids(port_dir: Path) -> list[Gid]:
     gids_dir = port_dir / "gids"
-    if not gids_dir.is_dir():
-        return []
     out = []
-    for idx in sorted(int(p.name) for p in gids_dir.iterdir() if p.name.isdigit()):
-        value = read_attr(gids_dir / str(idx))
+    for idx in numbered(gids_dir):
+        value = _read(gids_dir / str(idx))
         if not value or value == _ZERO_GID:
             continue  # unpopulated slot
+        if not _GID.fullmatch(value):
+            raise SysfsError(f"{gids_dir / str(idx)}: {value[:60]!r} is not a GID (eight groups of four hex digits)")
         # On IB ports, and on empty RoCE slots, reading the attributes fails with EINVAL.
-        gid_type = read_attr(port_dir / "gid_attrs" / "types" / str(idx)) or None
-        ndev = read_attr(port_dir / "gid_attrs" / "ndevs" / str(idx)) or None
+        gid_type = _read(port_dir / "gid_attrs" / "types" / str(idx)) or None
+        ndev = _read(port_dir / "gid_attrs" / "ndevs" / str(idx)) or None
         out.append(Gid(idx, value, gid_type, ndev))
     return out
 
 
+_read = read
+
+
+def _read_int(path: Path, default: int) -> int:
+    text = _read(path)
+    if not re.fullmatch(r"0x[0-9a-fA-F]{1,8}|[0-9]{1,9}", text):
+        return default
+    return int(text, 0)
 
 
 def _after_colon(text: str) -> str:
@@ -172,5 +179,6 @@ def _after_colon(text: str) -> str:
     return text.split(":", 1)[1].strip() if ":" in text else text
 
 
-def _natural(name: str) -> list[int | str]:
-    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)]
+def _natural(name: str) -> list[tuple[int, int, str]]:
+    # Tuples keep numbers and words from being compared with each other.
+    return [(0, int(t), "") if t.isdecimal() and len(t) < 10 else (1, 0, t) for t in re.split(r"([0-9]+)", name)]
