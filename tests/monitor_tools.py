@@ -19,4 +19,6 @@ def tool(name: str, *aliases: str) -> str:
         found = shutil.which(candidate)
         if found:
             return found
-    pytest.skip(f"{name} not found in $AIINFRA_MONITOR_TOOLS or PATH (make monitor-tools, or apt-get install prometheus)")
+    pytest.skip(
+        f"{name} not found in $AIINFRA_MONITOR_TOOLS or PATH (make monitor-tools, or apt-get install prometheus)"
+    )

@@ -57,13 +57,35 @@ def test_promtool_catches_a_broken_rule(tmp_path: Path) -> None:
 def test_coverage_and_shape() -> None:
     names = {a.name for a in ALERTS}
     assert len(ALERTS) >= 35
-    for must in ("GpuXidFatal", "GpuXidApplication", "GpuMissing", "GpuRowRemapPending", "GpuRowRemapFailed",
-                 "GpuDoubleBitEcc", "GpuThermalSlowdown", "GpuPowerBrakeSlowdown", "GpuPcieReplays",
-                 "GpuPcieDowntrained", "GpuNvlinkErrors", "IbPortDown", "IbRateDegraded", "IbSymbolErrorsHigh",
-                 "IbLinkDowned", "RdmaRetriesExhausted", "IbCongestion", "BondMemberDown",
-                 "BondMemberWrongAggregator", "BondLacpChurn", "DcgmExporterStale", "AiinfraExporterDown",
-                 "RayClusterNotProvisioned", "RayWorkerRestarts", "RayHeadUnreachable", "FabricTestNcclOnSockets",
-                 "FabricTestRailBelowTarget"):
+    for must in (
+        "GpuXidFatal",
+        "GpuXidApplication",
+        "GpuMissing",
+        "GpuRowRemapPending",
+        "GpuRowRemapFailed",
+        "GpuDoubleBitEcc",
+        "GpuThermalSlowdown",
+        "GpuPowerBrakeSlowdown",
+        "GpuPcieReplays",
+        "GpuPcieDowntrained",
+        "GpuNvlinkErrors",
+        "IbPortDown",
+        "IbRateDegraded",
+        "IbSymbolErrorsHigh",
+        "IbLinkDowned",
+        "RdmaRetriesExhausted",
+        "IbCongestion",
+        "BondMemberDown",
+        "BondMemberWrongAggregator",
+        "BondLacpChurn",
+        "DcgmExporterStale",
+        "AiinfraExporterDown",
+        "RayClusterNotProvisioned",
+        "RayWorkerRestarts",
+        "RayHeadUnreachable",
+        "FabricTestNcclOnSockets",
+        "FabricTestRailBelowTarget",
+    ):
         assert must in names
     for a in ALERTS:
         assert a.severity in Severity

@@ -23,7 +23,9 @@ __all__ = ["JSON_DIR", "all_dashboards", "dashboard_json", "expand_query", "pane
 
 def dashboard_json() -> dict[str, str]:
     """Each dashboard as the JSON text committed in ``json/<uid>.json``."""
-    return {uid: json.dumps(d, indent=2, ensure_ascii=False, sort_keys=False) + "\n" for uid, d in all_dashboards().items()}
+    return {
+        uid: json.dumps(d, indent=2, ensure_ascii=False, sort_keys=False) + "\n" for uid, d in all_dashboards().items()
+    }
 
 
 def panel_queries(d: dict[str, Any]) -> list[tuple[str, str]]:

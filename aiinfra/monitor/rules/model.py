@@ -25,7 +25,7 @@ RUNBOOK_BASE = "https://github.com/aiinfra/aiinfra/blob/main/docs/runbooks"
 
 
 class Severity(StrEnum):
-    """Routing classes: critical pages (node is a cordon candidate), warning opens a ticket, info tells the job owner."""
+    """Routing classes: critical pages (node is a cordon candidate), warning opens a ticket, info tells the owner."""
 
     CRITICAL = "critical"
     WARNING = "warning"

@@ -67,7 +67,7 @@ def prometheus_rule(alerts: list[Alert], name: str, namespace: str, t: Threshold
 
 
 def promtool_tests(alerts: list[Alert], t: Thresholds | None = None) -> dict[str, str]:
-    """``promtool test rules`` files, one per subsystem: each alert fires on its bad case, stays quiet on its good one."""
+    """``promtool test rules`` files, one per subsystem: each alert fires on its bad case, is quiet on its good one."""
     t = t or Thresholds()
     files = {}
     for sub in _subsystems(alerts):
@@ -80,8 +80,9 @@ def promtool_tests(alerts: list[Alert], t: Thresholds | None = None) -> dict[str
     return files
 
 
-def _test(a: Alert, what: str, series: tuple[tuple[str, str], ...], at: str, expected: list[dict[str, str]],
-          t: Thresholds) -> dict[str, Any]:
+def _test(
+    a: Alert, what: str, series: tuple[tuple[str, str], ...], at: str, expected: list[dict[str, str]], t: Thresholds
+) -> dict[str, Any]:
     exp = [
         {
             "exp_labels": {**labels, **a.rule_labels()},

@@ -18,27 +18,48 @@ from collections.abc import Mapping
 from typing import Any
 
 RECEIVERS = ("page", "ticket", "job-owner")
-_PORT_CHILDREN = ("IbRateDegraded|IbLinkDowned|IbLinkFlapping|IbSymbolErrorBurst|IbSymbolErrorsHigh|"
-                  "IbLinkIntegrityErrors|IbReceiveErrors|IbCongestion|RdmaRetriesExhausted|RdmaTransportRetries|"
-                  "RdmaCongestionNotifications")
+_PORT_CHILDREN = (
+    "IbRateDegraded|IbLinkDowned|IbLinkFlapping|IbSymbolErrorBurst|IbSymbolErrorsHigh|"
+    "IbLinkIntegrityErrors|IbReceiveErrors|IbCongestion|RdmaRetriesExhausted|RdmaTransportRetries|"
+    "RdmaCongestionNotifications"
+)
 
 
 def inhibit_rules() -> list[dict[str, Any]]:
     """Which firing alert silences which others (matched on the labels in ``equal``)."""
     return [
-        {"source_matchers": ['alertname="NodeDown"'],
-         "target_matchers": ['subsystem=~"gpu|infiniband|bond|exporter|fabric-test"'], "equal": ["node"]},
-        {"source_matchers": ['alertname="IbPortDown"'], "target_matchers": [f'alertname=~"{_PORT_CHILDREN}"'],
-         "equal": ["node", "device", "port"]},
-        {"source_matchers": ['alertname="IbPortMissing"'], "target_matchers": ['alertname=~"IbPortDown|IbRateDegraded"'],
-         "equal": ["node"]},
-        {"source_matchers": ['alertname="BondDown"'],
-         "target_matchers": ['alertname=~"BondMemberDown|BondMemberWrongAggregator|BondLacpChurn|BondNoLacpPartner"'],
-         "equal": ["node"]},
-        {"source_matchers": ['alertname="GpuMissing"'], "target_matchers": ['subsystem="gpu"', 'alertname!="GpuMissing"'],
-         "equal": ["node"]},
-        {"source_matchers": ['severity="critical"'], "target_matchers": ['severity=~"warning|info"'],
-         "equal": ["alertname", "node"]},
+        {
+            "source_matchers": ['alertname="NodeDown"'],
+            "target_matchers": ['subsystem=~"gpu|infiniband|bond|exporter|fabric-test"'],
+            "equal": ["node"],
+        },
+        {
+            "source_matchers": ['alertname="IbPortDown"'],
+            "target_matchers": [f'alertname=~"{_PORT_CHILDREN}"'],
+            "equal": ["node", "device", "port"],
+        },
+        {
+            "source_matchers": ['alertname="IbPortMissing"'],
+            "target_matchers": ['alertname=~"IbPortDown|IbRateDegraded"'],
+            "equal": ["node"],
+        },
+        {
+            "source_matchers": ['alertname="BondDown"'],
+            "target_matchers": [
+                'alertname=~"BondMemberDown|BondMemberWrongAggregator|BondLacpChurn|BondNoLacpPartner"'
+            ],
+            "equal": ["node"],
+        },
+        {
+            "source_matchers": ['alertname="GpuMissing"'],
+            "target_matchers": ['subsystem="gpu"', 'alertname!="GpuMissing"'],
+            "equal": ["node"],
+        },
+        {
+            "source_matchers": ['severity="critical"'],
+            "target_matchers": ['severity=~"warning|info"'],
+            "equal": ["alertname", "node"],
+        },
     ]
 
 
@@ -66,7 +87,11 @@ def alertmanager_config(webhooks: Mapping[str, str] | None = None) -> dict[str, 
                 {"receiver": "null", "matchers": ['alertname=~"Watchdog|InfoInhibitor"']},
                 {"receiver": "page", "matchers": ['severity="critical"'], "group_wait": "0s", "repeat_interval": "1h"},
                 {"receiver": "ticket", "matchers": ['severity="warning"']},
-                {"receiver": "job-owner", "matchers": ['severity="info"'], "group_by": ["alertname", "namespace", "pod"]},
+                {
+                    "receiver": "job-owner",
+                    "matchers": ['severity="info"'],
+                    "group_by": ["alertname", "namespace", "pod"],
+                },
             ],
         },
         "inhibit_rules": inhibit_rules(),

@@ -31,9 +31,12 @@ def _meta(name: str, namespace: str, **labels: str) -> dict[str, Any]:
 def dashboard_configmaps(namespace: str) -> list[dict[str, Any]]:
     """One ConfigMap per dashboard, labelled for the Grafana sidecar."""
     return [
-        {"apiVersion": "v1", "kind": "ConfigMap",
-         "metadata": _meta(f"aiinfra-dashboard-{uid.removeprefix('aiinfra-')}", namespace, **{DASHBOARD_LABEL: "1"}),
-         "data": {f"{uid}.json": text}}
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": _meta(f"aiinfra-dashboard-{uid.removeprefix('aiinfra-')}", namespace, **{DASHBOARD_LABEL: "1"}),
+            "data": {f"{uid}.json": text},
+        }
         for uid, text in dashboard_json().items()
     ]
 
@@ -49,11 +52,14 @@ def ray_pod_monitor(d: ClusterDefinition, opts: MonitorOptions) -> dict[str, Any
         {"targetLabel": "job", "replacement": m.JOB_RAY},
     ]
     return {
-        "apiVersion": "monitoring.coreos.com/v1", "kind": "PodMonitor", "metadata": _meta(m.JOB_RAY, opts.namespace),
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "PodMonitor",
+        "metadata": _meta(m.JOB_RAY, opts.namespace),
         "spec": {
             "namespaceSelector": {"matchNames": [namespace]},
-            "selector": {"matchExpressions": [{"key": "ray.io/node-type", "operator": "In",
-                                               "values": ["head", "worker"]}]},
+            "selector": {
+                "matchExpressions": [{"key": "ray.io/node-type", "operator": "In", "values": ["head", "worker"]}]
+            },
             "podMetricsEndpoints": [{"port": RAY_METRICS_PORT, "interval": "15s", "relabelings": relabel}],
         },
     }
@@ -62,7 +68,8 @@ def ray_pod_monitor(d: ClusterDefinition, opts: MonitorOptions) -> dict[str, Any
 def kuberay_service_monitor(opts: MonitorOptions, operator_namespace: str = "kuberay-system") -> dict[str, Any]:
     """Scrape the KubeRay operator's metrics (the kuberay-operator Service, port ``http``)."""
     return {
-        "apiVersion": "monitoring.coreos.com/v1", "kind": "ServiceMonitor",
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "ServiceMonitor",
         "metadata": _meta(m.JOB_KUBERAY, opts.namespace),
         "spec": {
             "namespaceSelector": {"matchNames": [operator_namespace]},

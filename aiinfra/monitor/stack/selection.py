@@ -47,8 +47,12 @@ def matches(selector: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
             return False
     for expr in selector.get("matchExpressions") or []:
         key, op, values = expr["key"], expr["operator"], expr.get("values", [])
-        ok = {"In": labels.get(key) in values, "NotIn": labels.get(key) not in values,
-              "Exists": key in labels, "DoesNotExist": key not in labels}[op]
+        ok = {
+            "In": labels.get(key) in values,
+            "NotIn": labels.get(key) not in values,
+            "Exists": key in labels,
+            "DoesNotExist": key not in labels,
+        }[op]
         if not ok:
             return False
     return True
@@ -65,7 +69,9 @@ def unselected(values: Mapping[str, Any], objects: list[dict[str, Any]], release
         selector = effective_selector(spec, kind, release)
         ns_selector = spec.get(f"{kind}NamespaceSelector")
         # A nil namespace selector means the Prometheus' own namespace only; {} means all namespaces.
-        ns_ok = ns_selector is not None and matches(ns_selector, {"kubernetes.io/metadata.name": obj["metadata"]["namespace"]})
+        ns_ok = ns_selector is not None and matches(
+            ns_selector, {"kubernetes.io/metadata.name": obj["metadata"]["namespace"]}
+        )
         if not (matches(selector, obj["metadata"].get("labels", {})) and ns_ok):
             missed.append(f"{obj['kind']}/{obj['metadata']['name']}")
     return missed

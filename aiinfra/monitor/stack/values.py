@@ -43,8 +43,7 @@ class MonitorOptions:
 
 
 def _prometheus_spec(t: Thresholds) -> dict[str, Any]:
-    spec: dict[str, Any] = {"scrapeInterval": "15s", "evaluationInterval": t.evaluation_interval,
-                            "retention": "15d"}
+    spec: dict[str, Any] = {"scrapeInterval": "15s", "evaluationInterval": t.evaluation_interval, "retention": "15d"}
     for kind in SELECTED_KINDS:
         spec[f"{kind}SelectorNilUsesHelmValues"] = False
         spec[f"{kind}Selector"] = {}
@@ -63,15 +62,20 @@ def stack_values(opts: MonitorOptions) -> dict[str, Any]:
         "prometheus": {"prometheusSpec": _prometheus_spec(opts.thresholds)},
         "alertmanager": {"config": alertmanager_config(opts.webhooks)},
         "grafana": {
-            "sidecar": {"dashboards": {"enabled": True, "label": DASHBOARD_LABEL, "labelValue": "1",
-                                       "searchNamespace": "ALL"}},
+            "sidecar": {
+                "dashboards": {"enabled": True, "label": DASHBOARD_LABEL, "labelValue": "1", "searchNamespace": "ALL"}
+            },
             # Ray's dashboard embeds Grafana panels in an iframe.
             "grafana.ini": {"security": {"allow_embedding": True}},
         },
         "prometheus-node-exporter": {
-            "prometheus": {"monitor": {"interval": opts.thresholds.scrape_interval,
-                                       "scrapeTimeout": f"{opts.thresholds.scrape_timeout_seconds:g}s",
-                                       "relabelings": [NODE_RELABEL]}},
+            "prometheus": {
+                "monitor": {
+                    "interval": opts.thresholds.scrape_interval,
+                    "scrapeTimeout": f"{opts.thresholds.scrape_timeout_seconds:g}s",
+                    "relabelings": [NODE_RELABEL],
+                }
+            },
         },
     }
     if glob:
