@@ -51,7 +51,7 @@ def test_promtool_catches_a_broken_rule(tmp_path: Path) -> None:
     (tmp_path / RULES_FILE).write_text(text)
     (tmp_path / "t.yaml").write_text(promtool_tests(broken)["test-infiniband.yaml"])
     run = subprocess.run([promtool, "test", "rules", "t.yaml"], capture_output=True, text=True, cwd=tmp_path)
-    assert run.returncode != 0 and "IbPortDown fires" in run.stdout
+    assert run.returncode != 0 and "IbPortDown fires" in run.stdout + run.stderr
 
 
 def test_coverage_and_shape() -> None:
