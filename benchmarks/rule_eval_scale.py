@@ -111,7 +111,9 @@ def main() -> None:
         )
         try:
             time.sleep(args.seconds)
-            q = urllib.parse.urlencode({"query": "quantile_over_time(0.5, prometheus_rule_group_last_duration_seconds[1m])"})
+            q = urllib.parse.urlencode(
+                {"query": "quantile_over_time(0.5, prometheus_rule_group_last_duration_seconds[1m])"}
+            )
             with urllib.request.urlopen(f"http://127.0.0.1:{web}/api/v1/query?{q}", timeout=10) as r:
                 result = json.load(r)["data"]["result"]
             q = urllib.parse.urlencode({"query": "prometheus_tsdb_head_series"})
@@ -122,7 +124,10 @@ def main() -> None:
             proc.wait()
             server.shutdown()
     total = 0.0
-    print(f"{args.nodes} nodes, {series} head series, {len(alerts)} alerts; median group evaluation time over the last minute:")
+    print(
+        f"{args.nodes} nodes, {series} head series, {len(alerts)} alerts; "
+        "median group evaluation time over the last minute:"
+    )
     for row in sorted(result, key=lambda r: r["metric"]["rule_group"]):
         seconds = float(row["value"][1])
         total += seconds
