@@ -3,8 +3,10 @@ PYTHON ?= python3
 PYTEST  = $(PYTHON) -m pytest
 K8S_TOOLS ?= $(CURDIR)/.cache/k8s-tools/bin
 export AIINFRA_K8S_TOOLS := $(K8S_TOOLS)
+MONITOR_TOOLS ?= $(CURDIR)/.cache/monitor-tools/bin
+export AIINFRA_MONITOR_TOOLS := $(MONITOR_TOOLS)
 
-.PHONY: install system-deps lint test test-fast golden demo demo-k8s k8s-tools k8s-crds bench bench-k8s clean
+.PHONY: install system-deps lint test test-fast golden demo demo-k8s k8s-tools k8s-crds monitor-apt bench bench-k8s clean
 
 install:            ## the package with training extras and dev tools
 	$(PYTHON) -m pip install -q -e '.[train,dev]'
@@ -19,7 +21,7 @@ lint:               ## ruff, mypy and the layer rules (import-linter, pyproject.
 	lint-imports
 
 # pytest exits 5 when it collected nothing; for a marker-filtered run that is not a failure.
-test: install system-deps k8s-tools lint ## everything (installs and builds what it needs first): lint, goldens, unit tests, docstring examples, e2e
+test: install system-deps k8s-tools monitor-apt lint ## everything (installs and builds what it needs first): lint, goldens, unit tests, docstring examples, e2e
 	$(PYTEST) -q -ra --doctest-modules tests aiinfra; rc=$$?; [ $$rc -eq 5 ] && exit 0; exit $$rc
 
 test-fast:          ## no Ray clusters, no Kubernetes
@@ -30,6 +32,10 @@ golden:             ## rewrite golden files (RayClusters, schema, CLI outputs); 
 
 k8s-tools:          ## build etcd, kube-*, kwok, ray-operator, helm from Go modules (no-op when fresh)
 	bash tests/k8s/build.sh
+
+monitor-apt:        ## Debian's amtool (Alertmanager routes tests) and promtool fallback (no-op when present)
+	@command -v amtool >/dev/null && command -v promtool >/dev/null || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus prometheus-alertmanager; }
 
 k8s-crds:           ## download the CRD modules (KubeRay, Multus, network operators, prometheus-operator)
 	bash tests/k8s/crds.sh >/dev/null

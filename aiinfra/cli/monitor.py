@@ -1,0 +1,99 @@
+"""``aiinfra monitor render|deploy CLUSTER``: the monitoring stack rendered from a definition.
+
+Example:
+    $ aiinfra monitor render clusters/a800-ib.yaml -o out/
+    out/kube-prometheus-stack-values.yaml
+    out/aiinfra.rules.yaml
+    out/monitoring-objects.yaml
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import yaml
+
+from aiinfra.definition.loader import load_definition
+from aiinfra.errors import UsageError
+from aiinfra.monitor.rules import alert_rules
+from aiinfra.monitor.rules.render import RULES_FILE, dump, rules_file
+from aiinfra.monitor.stack import MonitorOptions, monitoring_objects, stack_values
+from aiinfra.monitor.stack.alertmanager import RECEIVERS
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("monitor", help="render or deploy alert rules, dashboards and kube-prometheus-stack values")
+    verbs = p.add_subparsers(dest="verb", metavar="VERB", required=True)
+    render = verbs.add_parser("render", help="write the stack's values, rules file and objects")
+    _common(render)
+    render.add_argument("-o", "--output", metavar="DIR", help="write files to DIR instead of printing the objects")
+    render.set_defaults(func=run_render)
+    deploy = verbs.add_parser("deploy", help="server-side apply the rules, dashboards and monitors")
+    _common(deploy)
+    deploy.add_argument("--dry-run", action="store_true", help="let the API server validate, change nothing")
+    deploy.add_argument("--kubeconfig")
+    deploy.set_defaults(func=run_deploy)
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("cluster", metavar="CLUSTER", help="cluster definition file")
+    p.add_argument("--namespace", default="monitoring", help="namespace of kube-prometheus-stack (default monitoring)")
+    p.add_argument("--release", default="kube-prometheus-stack", help="Helm release name")
+    p.add_argument("--registry", help="pull every image of the stack from this registry")
+    p.add_argument("--pull-secret", help="image pull secret for the stack's pods")
+    p.add_argument(
+        "--webhook",
+        action="append",
+        default=[],
+        metavar="RECEIVER=URL",
+        help=f"webhook of an Alertmanager receiver ({', '.join(RECEIVERS)}); repeatable",
+    )
+
+
+def _options(args: argparse.Namespace) -> MonitorOptions:
+    webhooks = {}
+    for item in args.webhook:
+        name, sep, url = item.partition("=")
+        if not sep or name not in RECEIVERS or not url:
+            raise UsageError(f"--webhook {item!r}: expected RECEIVER=URL with RECEIVER one of {', '.join(RECEIVERS)}")
+        webhooks[name] = url
+    return MonitorOptions(
+        release=args.release,
+        namespace=args.namespace,
+        registry=args.registry,
+        pull_secret=args.pull_secret,
+        webhooks=webhooks,
+    )
+
+
+def run_render(args: argparse.Namespace) -> int:
+    d = load_definition(args.cluster)
+    opts = _options(args)
+    objects = yaml.safe_dump_all(monitoring_objects(d, opts), sort_keys=False, allow_unicode=True, width=120)
+    if not args.output:
+        print(objects, end="")
+        return 0
+    out = Path(args.output)
+    out.mkdir(parents=True, exist_ok=True)
+    files = {
+        "kube-prometheus-stack-values.yaml": dump(stack_values(opts)),
+        RULES_FILE: rules_file(alert_rules(d, opts.thresholds), opts.thresholds),
+        "monitoring-objects.yaml": objects,
+    }
+    for name, text in files.items():
+        (out / name).write_text(text, encoding="utf-8")
+        print(out / name)
+    return 0
+
+
+def run_deploy(args: argparse.Namespace) -> int:
+    from aiinfra.k8s.client import Kube
+
+    d = load_definition(args.cluster)
+    kube = Kube(args.kubeconfig)
+    for obj in monitoring_objects(d, _options(args)):
+        kube.apply(obj, dry_run=args.dry_run)
+        print(f"{obj['kind']}/{obj['metadata']['name']} {'validated (dry run)' if args.dry_run else 'applied'}")
+    print("install the chart with the values of `aiinfra monitor render -o DIR` (helm upgrade --install)")
+    return 0

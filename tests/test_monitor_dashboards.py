@@ -1,0 +1,94 @@
+"""Dashboards: committed JSON is fresh, matches the dashboard schema, and every panel query parses in promtool."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+from monitor_tools import tool
+
+from aiinfra.monitor.dashboards import JSON_DIR, all_dashboards, dashboard_json, expand_query, panel_queries
+
+# The part of Grafana's dashboard JSON model the generated dashboards use; Grafana's own schema
+# (kinds/dashboard) requires these fields and types.
+PANEL = {
+    "type": "object",
+    "required": ["id", "type", "title", "gridPos", "datasource", "targets", "fieldConfig"],
+    "properties": {
+        "id": {"type": "integer"},
+        "type": {"enum": ["timeseries", "stat", "table", "heatmap", "state-timeline", "bargauge"]},
+        "title": {"type": "string", "minLength": 1},
+        "gridPos": {
+            "type": "object",
+            "required": ["h", "w", "x", "y"],
+            "properties": {k: {"type": "integer", "minimum": 0} for k in "hwxy"},
+        },
+        "targets": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "type": "object",
+                "required": ["expr", "refId", "datasource"],
+                "properties": {"expr": {"type": "string", "minLength": 1}, "refId": {"type": "string"}},
+            },
+        },
+        "fieldConfig": {"type": "object", "required": ["defaults", "overrides"]},
+    },
+}
+DASHBOARD = {
+    "type": "object",
+    "required": ["uid", "title", "panels", "schemaVersion", "templating", "time"],
+    "properties": {
+        "uid": {"type": "string", "pattern": "^[a-zA-Z0-9_-]{1,40}$"},
+        "schemaVersion": {"type": "integer", "minimum": 36},
+        "panels": {"type": "array", "minItems": 4, "items": PANEL},
+        "templating": {"type": "object", "required": ["list"]},
+    },
+}
+
+
+def test_committed_json_is_fresh() -> None:
+    expected = dashboard_json()
+    if os.environ.get("UPDATE_GOLDEN") == "1":
+        JSON_DIR.mkdir(exist_ok=True)
+        for uid, text in expected.items():
+            (JSON_DIR / f"{uid}.json").write_text(text, encoding="utf-8")
+    assert sorted(p.stem for p in JSON_DIR.glob("*.json")) == sorted(expected)
+    for uid, text in expected.items():
+        assert (JSON_DIR / f"{uid}.json").read_text(encoding="utf-8") == text, f"{uid}.json is stale; make golden"
+
+
+@pytest.mark.parametrize("uid", sorted(all_dashboards()))
+def test_schema_and_layout(uid: str) -> None:
+    d = json.loads(dashboard_json()[uid])
+    jsonschema.validate(d, DASHBOARD)
+    ids = [p["id"] for p in d["panels"]]
+    assert len(ids) == len(set(ids))
+    for p in d["panels"]:
+        assert p["gridPos"]["x"] + p["gridPos"]["w"] <= 24
+
+
+def test_the_five_dashboards_exist() -> None:
+    titles = {d["title"] for d in all_dashboards().values()}
+    for word in ("Cluster", "GPU", "InfiniBand", "bond", "Ray"):
+        assert any(word in t for t in titles), word
+    ib = all_dashboards()["aiinfra-infiniband"]
+    assert any(p.get("transformations", [{}])[0].get("options", {}).get("columnField") == "rail" for p in ib["panels"])
+
+
+def test_every_query_parses(tmp_path: Path) -> None:
+    """Each panel query, variables substituted, as a recording rule: promtool parses it with Prometheus' parser."""
+    promtool = tool("promtool")
+    rules = [
+        {"record": f"aiinfra:panel{i}", "expr": expand_query(q)}
+        for i, (_, q) in enumerate(q for d in all_dashboards().values() for q in panel_queries(d))
+    ]
+    path = tmp_path / "panels.yaml"
+    path.write_text(yaml.safe_dump({"groups": [{"name": "panels", "rules": rules}]}))
+    run = subprocess.run([promtool, "check", "rules", str(path)], capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout + run.stderr
