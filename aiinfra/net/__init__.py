@@ -1,0 +1,1 @@
+"""Host network, network operators and the fabric test."""
