@@ -4,10 +4,14 @@ PYTEST  = $(PYTHON) -m pytest
 K8S_TOOLS ?= $(CURDIR)/.cache/k8s-tools/bin
 export AIINFRA_K8S_TOOLS := $(K8S_TOOLS)
 
-.PHONY: install lint test test-fast golden demo demo-k8s k8s-tools k8s-crds bench bench-k8s clean
+.PHONY: install fabric-browser lint test test-fast golden demo demo-k8s k8s-tools k8s-crds bench bench-k8s clean
 
-install:            ## the package with training extras and dev tools
+install: fabric-browser ## the package with training extras and dev tools
 	$(PYTHON) -m pip install -q -e '.[train,dev]'
+
+fabric-browser:     ## Debian's chromium + chromedriver for the fabric report's browser test (no-op when present)
+	@command -v chromium >/dev/null && [ -x /usr/bin/chromedriver ] || \
+	  { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver; }
 
 lint:               ## ruff and mypy over the package, tests, examples and benchmarks
 	$(PYTHON) -m ruff check aiinfra tests examples benchmarks
