@@ -113,7 +113,7 @@ def round_robin(n: int, k: int) -> list[tuple[int, int]]:
 
     Example:
         >>> round_robin(4, 0), round_robin(4, 1)
-        ([(0, 3), (1, 2)], [(0, 1), (2, 3)])
+        ([(0, 3), (1, 2)], [(0, 2), (1, 3)])
     """
     ring = list(range(n)) + ([-1] if n % 2 else [])
     m = len(ring)

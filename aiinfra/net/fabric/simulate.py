@@ -13,7 +13,7 @@ nodes).
 Example:
     >>> fabric = Fabric.scenario("slow_rail", nodes=16, rails=8, seed=1)
     >>> [str(f) for f in fabric.truth]
-    ['rail rail3 of node n05']
+    ['rail rail4 of node n02']
 """
 
 from __future__ import annotations
@@ -128,7 +128,7 @@ def run_trial(scenario: str, nodes: int, rails: int, seed: int, config: Localise
 
     Example:
         >>> run_trial("slow_node", nodes=16, rails=8, seed=3)
-        Trial(rounds=6, false_positives=0, misses=0)
+        Trial(rounds=7, false_positives=0, misses=0)
     """
     fabric = Fabric.scenario(scenario, nodes, rails, seed)
     cfg = config or LocaliseConfig(floor=FLOOR * fabric.line, seed=seed)
