@@ -6,14 +6,20 @@ export AIINFRA_K8S_TOOLS := $(K8S_TOOLS)
 MONITOR_TOOLS ?= $(CURDIR)/.cache/monitor-tools/bin
 export AIINFRA_MONITOR_TOOLS := $(MONITOR_TOOLS)
 
-.PHONY: install system-deps lint test test-fast golden demo demo-k8s k8s-tools k8s-crds monitor-apt bench bench-k8s clean
+.PHONY: install system-deps lint test test-fast golden demo demo-k8s k8s-tools k8s-crds bench bench-k8s clean
 
 install:            ## the package with training extras and dev tools
 	$(PYTHON) -m pip install -q -e '.[train,dev]'
 
-system-deps:        ## system packages the tests run for real (netplan generate, ping); apt-get only when missing
-	@command -v netplan >/dev/null 2>&1 && command -v ping >/dev/null 2>&1 && command -v ip >/dev/null 2>&1 || \
-	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq netplan.io iputils-ping iproute2; }
+# Debian packages the tests run for real: netplan generate, ping and network namespaces (iproute2,
+# util-linux), Chromium + chromedriver for the fabric report, Prometheus/promtool/amtool, wget (KubeRay's
+# probes inside process-backed pods). One apt-get, only when something is missing.
+SYSTEM_TOOLS = netplan ping ip unshare nsenter chromium chromedriver promtool amtool prometheus wget tc
+SYSTEM_PACKAGES = netplan.io iputils-ping iproute2 util-linux chromium chromium-driver prometheus \
+                  prometheus-alertmanager wget
+system-deps:        ## the Debian packages above, installed only when one of their commands is missing
+	@missing=0; for c in $(SYSTEM_TOOLS); do command -v $$c >/dev/null 2>&1 || missing=1; done; \
+	[ $$missing = 0 ] || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_PACKAGES); }
 
 lint:               ## ruff, mypy and the layer rules (import-linter, pyproject.toml)
 	$(PYTHON) -m ruff check aiinfra tests examples benchmarks
@@ -21,7 +27,7 @@ lint:               ## ruff, mypy and the layer rules (import-linter, pyproject.
 	lint-imports
 
 # pytest exits 5 when it collected nothing; for a marker-filtered run that is not a failure.
-test: install system-deps k8s-tools monitor-apt lint ## everything (installs and builds what it needs first): lint, goldens, unit tests, docstring examples, e2e
+test: install system-deps k8s-tools lint ## everything (installs and builds what it needs first): lint, goldens, unit tests, docstring examples, e2e
 	$(PYTEST) -q -ra --doctest-modules tests aiinfra; rc=$$?; [ $$rc -eq 5 ] && exit 0; exit $$rc
 
 test-fast:          ## no Ray clusters, no Kubernetes
@@ -32,10 +38,6 @@ golden:             ## rewrite golden files (RayClusters, schema, CLI outputs); 
 
 k8s-tools:          ## build etcd, kube-*, kwok, ray-operator, helm from Go modules (no-op when fresh)
 	bash tests/k8s/build.sh
-
-monitor-apt:        ## Debian's amtool (Alertmanager routes tests) and promtool fallback (no-op when present)
-	@command -v amtool >/dev/null && command -v promtool >/dev/null || \
-	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus prometheus-alertmanager; }
 
 k8s-crds:           ## download the CRD modules (KubeRay, Multus, network operators, prometheus-operator)
 	bash tests/k8s/crds.sh >/dev/null
