@@ -148,6 +148,8 @@ def base_env(pod: dict[str, Any]) -> dict[str, str]:
         "HOSTNAME": pod["metadata"]["name"],
         "LANG": "C.UTF-8",
         "AIINFRA_FAKE_GPUS": "1",
+        # gRPC's own (c-ares) resolver does not read /etc/hosts, where the agent puts Service names.
+        "GRPC_DNS_RESOLVER": "native",
     }
     if os.environ.get("PYTHONPATH"):  # the agent's aiinfra (a source checkout) is the one the pod sees
         env["PYTHONPATH"] = os.environ["PYTHONPATH"]

@@ -88,6 +88,9 @@ class PodRunner(threading.Thread):
     def _run(self) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.hosts_file.touch()
+        (self.dir / "resolv.conf").write_text(
+            f"nameserver 127.0.0.1\nsearch {self.ns}.svc.cluster.local svc.cluster.local cluster.local\n"
+        )
         self.net.create(self.slot)
         self.pod.setdefault("status", {})["podIP"] = self.ip
         self.pod["status"]["hostIP"] = "127.0.0.1"
@@ -123,6 +126,7 @@ class PodRunner(threading.Thread):
                     "restart_policy": spec.get("restartPolicy", "Always"),
                     "grace": spec.get("terminationGracePeriodSeconds", 30),
                     "hosts_file": str(self.hosts_file),
+                    "resolv_file": str(self.dir / "resolv.conf"),
                     "hostname": spec.get("hostname") or self.name,
                     "mounts": volumes.mounts(self.pod, self.dir, self.lookup, self.node_tree),
                     "init": [podspec.container_plan(self.pod, c, self.lookup, log_dir)

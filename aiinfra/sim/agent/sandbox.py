@@ -48,6 +48,17 @@ def cri_line(stream: str, data: bytes, when: float | None = None) -> bytes:
     return f"{stamp} {stream} {tag} ".encode() + data.rstrip(b"\n") + b"\n"
 
 
+def raise_limits() -> None:
+    """Container runtimes give containers high hard limits (KubeRay's `ulimit -n 65536`, RDMA's memlock)."""
+    import resource
+
+    for what, value in ((resource.RLIMIT_NOFILE, 1048576), (resource.RLIMIT_MEMLOCK, resource.RLIM_INFINITY)):
+        try:
+            resource.setrlimit(what, (value, value))
+        except (ValueError, OSError):
+            pass
+
+
 def mount(plan: dict[str, Any]) -> None:
     """Volumes, /etc/hosts and a private /tmp, in this (private) mount namespace."""
     def run(*args: str) -> None:
@@ -63,6 +74,8 @@ def mount(plan: dict[str, Any]) -> None:
                 run("-o", "remount,bind,ro", m["target"])
     if plan.get("hosts_file"):
         run("--bind", plan["hosts_file"], "/etc/hosts")
+    if plan.get("resolv_file"):  # no DNS server: names resolve from /etc/hosts, others fail at once
+        run("--bind", plan["resolv_file"], "/etc/resolv.conf")
     if plan.get("hostname"):
         socket.sethostname(plan["hostname"])  # its own UTS namespace
     if plan.get("private_tmp", True):
@@ -213,6 +226,7 @@ def main(path: str) -> int:
     signal.signal(signal.SIGTERM, lambda *_: _stopping.set())
     signal.signal(signal.SIGINT, lambda *_: _stopping.set())
     log_dir = os.open(os.path.dirname(plan["containers"][0]["log"]), os.O_RDONLY | os.O_DIRECTORY)
+    raise_limits()
     try:
         mount(plan)
     except subprocess.CalledProcessError as exc:
