@@ -30,8 +30,8 @@ from aiinfra.errors import AiinfraError, UsageError
 from aiinfra.sim import nodes as _nodes
 from aiinfra.sim import processes as _proc
 from aiinfra.sim.components import HOST, ORDER, PORTS, Layout, argv, env, healthy
-from aiinfra.sim.netns import PodNet, sim_id
 from aiinfra.sim.crds import crd_documents, install_crds
+from aiinfra.sim.netns import PodNet, sim_id
 from aiinfra.sim.pki import Pki, ensure_pki, write_kubeconfig
 from aiinfra.sim.rest import Rest
 from aiinfra.sim.state import StateLock, clear_state, default_state_dir, load_state, prepare_fresh, save_state
@@ -319,7 +319,7 @@ def down(state_dir: str | Path | None = None) -> list[str]:
             return []
         cluster = SimCluster.from_json(state, data)
         stopped = []
-        for name in [AGENT] + list(reversed(ORDER)):  # the agent first: it stops its pods while the API answers
+        for name in [AGENT, *reversed(ORDER)]:  # the agent first: it stops its pods while the API answers
             if name not in cluster.processes:
                 continue
             proc = cluster.processes[name]

@@ -168,6 +168,7 @@ def wait_ready(api: Rest, cluster: str, count: int, timeout: float) -> None:
         if time.monotonic() > deadline:
             raise AiinfraError(
                 f"only {ready} of {count} fake nodes became Ready within {timeout:.0f}s "
-                f"(kwok, or the node agent for process nodes, marks them Ready; see logs/kwok.log and logs/node-agent.log in the state folder)"
+                "(kwok, or the node agent for process nodes, marks them Ready; see logs/kwok.log and "
+                "logs/node-agent.log in the state folder)"
             )
         time.sleep(0.25)

@@ -190,7 +190,10 @@ def ensure_pki(directory: Path) -> Pki:
     server_sans += [x509.IPAddress(ipaddress.ip_address(a)) for a in ("127.0.0.1", "10.96.0.1")]
     server_key, server = leaf(name("kube-apiserver"), ExtendedKeyUsageOID.SERVER_AUTH, server_sans)
     admin_key, admin = leaf(name("admin", "system:masters"), ExtendedKeyUsageOID.CLIENT_AUTH)
-    kubelet_sans: list[x509.GeneralName] = [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+    kubelet_sans: list[x509.GeneralName] = [
+        x509.DNSName("localhost"),
+        x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+    ]
     kubelet_key, kubelet = leaf(name("kubelet"), ExtendedKeyUsageOID.SERVER_AUTH, kubelet_sans)
     kclient_key, kclient = leaf(
         name("kube-apiserver-kubelet-client", "system:masters"), ExtendedKeyUsageOID.CLIENT_AUTH

@@ -32,6 +32,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from aiinfra.contract import FAKE_GPUS_ENV
 from aiinfra.errors import UsageError
 from aiinfra.placement.plan import plan
 from aiinfra.placement.ray import DefinitionLike, nodes_from_ray, resolve_definition
@@ -123,7 +124,7 @@ def fit(
     sink_name = f"aiinfra-fit-{uuid.uuid4().hex[:12]}"
     sink = ReportSink.options(name=sink_name).remote()  # type: ignore[attr-defined]
     torch_config = AiinfraTorchConfig(
-        backend=backend or ("nccl" if gpus else "gloo"), definition=d, env=dict(env or {}),
+        backend=backend or _default_backend(gpus), definition=d, env=dict(env or {}),
         topology_labels=labels, rank_order=rank_order, sink=sink, sink_name=sink_name,
     )  # fmt: skip
     # Ray Train V2 runs any RayTrainCallback it is given (its types say UserCallback only).
@@ -225,3 +226,13 @@ def world_info() -> WorldInfo:
         me.rank, len(ranks), me.local_rank, local, me.bundle_index, me.node_id, me.ip, me.leaf,
         os.environ.get(BACKEND_ENV, ""),
     )  # fmt: skip
+
+
+def _default_backend(gpus: int) -> str:
+    """NCCL on GPU workers, gloo on CPU workers and where the GPUs are simulated (AIINFRA_FAKE_GPUS=1).
+
+    Example:
+        >>> _default_backend(0)
+        'gloo'
+    """
+    return "nccl" if gpus and os.environ.get(FAKE_GPUS_ENV) != "1" else "gloo"

@@ -73,5 +73,5 @@ def heartbeat(api: Rest, node: str, kubelet_port: int, since: str) -> None:
         if owner.get("metadata", {}).get("uid"):
             meta["ownerReferences"] = [{"apiVersion": "v1", "kind": "Node", "name": node,
                                         "uid": owner["metadata"]["uid"]}]  # fmt: skip
-        api.create("/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases",
-                   {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": meta, "spec": spec})  # fmt: skip
+        lease = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": meta, "spec": spec}
+        api.create("/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases", lease)

@@ -55,10 +55,22 @@ def field_ref(pod: dict[str, Any], path: str) -> str:
     return str(simple[path] or "")
 
 
-def _quantity(value: str) -> float:
-    from kubernetes.utils import parse_quantity
+_SUFFIX = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60,
+           "m": 1e-3, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18}  # fmt: skip
 
-    return float(parse_quantity(value))
+
+def quantity(value: str) -> float:
+    """A Kubernetes resource quantity as a number (the agent stays free of the kubernetes client).
+
+    Example:
+        >>> quantity("1Gi"), quantity("500m"), quantity("2")
+        (1073741824.0, 0.5, 2.0)
+    """
+    text = str(value).strip()
+    for suffix in sorted(_SUFFIX, key=len, reverse=True):
+        if text.endswith(suffix) and text[: -len(suffix)]:
+            return float(text[: -len(suffix)]) * _SUFFIX[suffix]
+    return float(text)
 
 
 def resource_ref(container: dict[str, Any], ref: dict[str, Any]) -> str:
@@ -66,8 +78,8 @@ def resource_ref(container: dict[str, Any], ref: dict[str, Any]) -> str:
     res = (container.get("resources") or {}).get(kind) or {}
     if name not in res:
         return "0"
-    divisor = _quantity(str(ref.get("divisor") or "1")) or 1.0  # the API defaults an absent divisor to "0"
-    return str(math.ceil(_quantity(str(res[name])) / divisor))  # the kubelet rounds up
+    divisor = quantity(str(ref.get("divisor") or "1")) or 1.0  # the API defaults an absent divisor to "0"
+    return str(math.ceil(quantity(str(res[name])) / divisor))  # the kubelet rounds up
 
 
 def _key(lookup: Lookup, kind: str, ns: str, ref: dict[str, Any]) -> str | None:
@@ -111,8 +123,10 @@ def resolve_env(pod: dict[str, Any], container: dict[str, Any], lookup: Lookup) 
         elif "resourceFieldRef" in vf:
             env[e["name"]] = resource_ref(container, vf["resourceFieldRef"])
         elif "secretKeyRef" in vf or "configMapKeyRef" in vf:
-            kind, ref = ("secrets", vf["secretKeyRef"]) if "secretKeyRef" in vf else ("configmaps", vf["configMapKeyRef"])
-            value = _key(lookup, kind, ns, ref)
+            if "secretKeyRef" in vf:
+                value = _key(lookup, "secrets", ns, vf["secretKeyRef"])
+            else:
+                value = _key(lookup, "configmaps", ns, vf["configMapKeyRef"])
             if value is not None:
                 env[e["name"]] = value
     return env
@@ -150,6 +164,9 @@ def base_env(pod: dict[str, Any]) -> dict[str, str]:
         "AIINFRA_FAKE_GPUS": "1",
         # gRPC's own (c-ares) resolver does not read /etc/hosts, where the agent puts Service names.
         "GRPC_DNS_RESOLVER": "native",
+        # Every pod of the simulator shares this machine's few cores with the control plane: give Ray's
+        # dashboard modules more than their default 30 s to start.
+        "RAY_DASHBOARD_SUBPROCESS_MODULE_WAIT_READY_TIMEOUT": "300",
     }
     if os.environ.get("PYTHONPATH"):  # the agent's aiinfra (a source checkout) is the one the pod sees
         env["PYTHONPATH"] = os.environ["PYTHONPATH"]

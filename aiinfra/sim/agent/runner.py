@@ -32,6 +32,7 @@ from aiinfra.sim.netns import PodNet
 from aiinfra.sim.rest import ApiError, Rest
 
 KWOK_API = "/apis/kwok.x-k8s.io/v1alpha1/namespaces"
+SANDBOX = Path(__file__).with_name("sandbox.py")
 RELAY = Path(__file__).with_name("relay.py")
 """Run inside the pod's network namespace by kwok: joins the port-forward stream to localhost:<port>."""
 
@@ -102,7 +103,7 @@ class PodRunner(threading.Thread):
         self._patch()
         argv = ["ip", "netns", "exec", self.net.netns(self.slot), "unshare", "--mount", "--uts", "--pid", "--fork",
                 "--mount-proc", "--propagation", "private", "--kill-child",
-                sys.executable, "-m", "aiinfra.sim.agent.sandbox", str(self.dir / "plan.json")]  # fmt: skip
+                sys.executable, "-s", str(SANDBOX), str(self.dir / "plan.json")]  # fmt: skip
         with open(self.dir / "sandbox.err", "ab") as err:
             self.sandbox = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=err, cwd="/")
         assert self.sandbox.stdout is not None
@@ -131,7 +132,8 @@ class PodRunner(threading.Thread):
                     "mounts": volumes.mounts(self.pod, self.dir, self.lookup, self.node_tree),
                     "init": [podspec.container_plan(self.pod, c, self.lookup, log_dir)
                              for c in spec.get("initContainers") or []],
-                    "containers": [podspec.container_plan(self.pod, c, self.lookup, log_dir) for c in spec["containers"]],
+                    "containers": [podspec.container_plan(self.pod, c, self.lookup, log_dir)
+                                   for c in spec["containers"]],
                 }  # fmt: skip
             except podspec.ConfigError as exc:
                 for c in [*(spec.get("initContainers") or []), *spec["containers"]]:
@@ -150,8 +152,8 @@ class PodRunner(threading.Thread):
                        | {6379, 8265, 10001, 8080, 52365})  # fmt: skip
         cmd = ["nsenter", f"--net={netns}", sys.executable, "-I", str(RELAY)]
         forwards = [{"ports": [p], "command": [*cmd, str(p)]} for p in ports]
-        meta = {"name": self.name, "namespace": self.ns,
-                "ownerReferences": [{"apiVersion": "v1", "kind": "Pod", "name": self.name, "uid": self.uid}]}  # fmt: skip
+        owner = {"apiVersion": "v1", "kind": "Pod", "name": self.name, "uid": self.uid}
+        meta = {"name": self.name, "namespace": self.ns, "ownerReferences": [owner]}
         self.api.create(f"{KWOK_API}/{self.ns}/portforwards", {
             "apiVersion": "kwok.x-k8s.io/v1alpha1", "kind": "PortForward", "metadata": meta,
             "spec": {"forwards": forwards}})  # fmt: skip
@@ -160,7 +162,8 @@ class PodRunner(threading.Thread):
         logs = [{"containers": [c["name"]], "logsFile": c["log"], "previousLogsFile": c["log"] + ".previous",
                  "follow": True} for c in [*plan["init"], *plan["containers"]]]  # fmt: skip
         self.api.create(f"{KWOK_API}/{self.ns}/logs", {
-            "apiVersion": "kwok.x-k8s.io/v1alpha1", "kind": "Logs", "metadata": meta, "spec": {"logs": logs}})  # fmt: skip
+            "apiVersion": "kwok.x-k8s.io/v1alpha1", "kind": "Logs", "metadata": meta,
+            "spec": {"logs": logs}})  # fmt: skip
 
     # -- status ------------------------------------------------------------------------------------------------
     def _event(self, ev: dict[str, Any]) -> None:
@@ -169,7 +172,8 @@ class PodRunner(threading.Thread):
             c = self.containers.setdefault(ev["c"], {})
             if ev.get("state") == "running":
                 if c.get("state") == "terminated":
-                    c["last"] = {"terminated": {"exitCode": c["code"], "reason": "Error" if c["code"] else "Completed",
+                    reason = "Error" if c["code"] else "Completed"
+                    c["last"] = {"terminated": {"exitCode": c["code"], "reason": reason,
                                                 "startedAt": c.get("startedAt"), "finishedAt": c.get("finishedAt")}}  # fmt: skip
                 c.update(state="running", startedAt=stamp, restarts=ev.get("restarts", 0), ready=False)
             elif ev.get("state") == "terminated":
@@ -219,7 +223,8 @@ class PodRunner(threading.Thread):
         if reason:
             status.update(reason=reason, message=message)
         try:
-            self.api.request("PATCH", f"/api/v1/namespaces/{self.ns}/pods/{self.name}/status", {"status": status}, MERGE)
+            path = f"/api/v1/namespaces/{self.ns}/pods/{self.name}/status"
+            self.api.request("PATCH", path, {"status": status}, MERGE)
         except ApiError as exc:
             if exc.status not in (404, 409):
                 raise

@@ -1,7 +1,7 @@
 """The process that plays one pod: PID 1 of the pod's PID namespace, inside its mount and network namespaces.
 
-The node agent starts ``ip netns exec <ns> unshare --mount --pid --fork --mount-proc python -m
-aiinfra.sim.agent.sandbox <plan.json>``. This process then mounts the pod's volumes at their
+The node agent starts ``ip netns exec <ns> unshare --mount --uts --pid --fork --mount-proc python -s
+aiinfra/sim/agent/sandbox.py <plan.json>`` (as a script, so that it imports nothing but probes.py). This process then mounts the pod's volumes at their
 absolute paths (binds, memory-backed tmpfs for ``/dev/shm``), a private ``/tmp`` and the pod's
 ``/etc/hosts``; runs the init containers one after the other, then the containers, restarting them
 as the pod's restartPolicy says; runs their probes; writes each container's output as CRI log lines
@@ -26,7 +26,10 @@ import threading
 import time
 from typing import IO, Any
 
-from aiinfra.sim.agent.probes import Probe
+if __package__:
+    from aiinfra.sim.agent.probes import Probe
+else:  # run as a script (one per pod): skip importing aiinfra (pydantic, the definition) to stay small
+    from probes import Probe  # type: ignore[no-redef]
 
 _lock = threading.Lock()
 _stopping = threading.Event()
@@ -141,7 +144,8 @@ class Container:
             emit(c=self.name, ready=True)
         proc = self.proc
         started = time.monotonic()
-        state = {"ready": None, "fails": 0, "ok": 0, "live_fails": 0}
+        state: dict[str, Any] = {"ready": None, "fails": 0, "ok": 0}
+        live_fails = 0
         next_ready = started + (ready.initial_delay if ready else 0)
         next_live = started + (live.initial_delay if live else 0)
         while not _stopping.is_set() and proc is not None and proc.poll() is None:
@@ -150,8 +154,8 @@ class Container:
                 self._readiness(ready, state)
                 next_ready = now + ready.period
             if live and now >= next_live:
-                state["live_fails"] = 0 if live.check(self.spec["env"]) else state["live_fails"] + 1
-                if state["live_fails"] >= live.failure_threshold:
+                live_fails = 0 if live.check(self.spec["env"]) else live_fails + 1
+                if live_fails >= live.failure_threshold:
                     emit(c=self.name, event="Unhealthy", message="liveness probe failed")
                     self.signal(signal.SIGKILL)
                 next_live = now + live.period

@@ -24,7 +24,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from aiinfra.sim.agent.podspec import ConfigError, Lookup
+from aiinfra.sim.agent.podspec import ConfigError, Lookup, quantity
 
 
 def _write_files(folder: Path, data: dict[str, bytes], items: list[dict[str, Any]] | None) -> None:
@@ -83,8 +83,6 @@ def refresh(pod: dict[str, Any], pod_dir: Path, lookup: Lookup) -> None:
 
 def mounts(pod: dict[str, Any], pod_dir: Path, lookup: Lookup, node_tree: Path | None) -> list[dict[str, Any]]:
     """The sandbox's mount list: every volumeMount of every container (one mount namespace per pod)."""
-    from kubernetes.utils import parse_quantity
-
     refresh(pod, pod_dir, lookup)
     volumes = {v["name"]: v for v in pod["spec"].get("volumes") or []}
     out: list[dict[str, Any]] = []
@@ -98,7 +96,8 @@ def mounts(pod: dict[str, Any], pod_dir: Path, lookup: Lookup, node_tree: Path |
             m: dict[str, Any] = {"kind": "bind", "target": vm["mountPath"], "readonly": bool(vm.get("readOnly"))}
             if "emptyDir" in vol and (vol["emptyDir"] or {}).get("medium") == "Memory":
                 limit = (vol["emptyDir"] or {}).get("sizeLimit")
-                m = {"kind": "tmpfs", "target": vm["mountPath"], "size": str(int(parse_quantity(limit))) if limit else ""}
+                size = str(int(quantity(limit))) if limit else ""
+                m = {"kind": "tmpfs", "target": vm["mountPath"], "size": size}
             elif "emptyDir" in vol:
                 m["source"] = str(pod_dir / "volumes" / vm["name"])
                 Path(m["source"]).mkdir(parents=True, exist_ok=True)
