@@ -118,7 +118,7 @@ def test_pod_logs_and_status_come_from_the_node_agent(ray_cluster, kube):
 
 
 def test_submit_train_ddp_succeeds_and_logs_stream(ray_cluster):
-    job = ray_cluster.submit("python examples/train_ddp.py --workers 2 --epochs 2")
+    job = ray_cluster.submit("python examples/train_ddp.py --workers 2 --epochs 2", working_dir=str(ROOT))
     lines = []
     for line in job.logs(follow=True):
         lines.append(line)
