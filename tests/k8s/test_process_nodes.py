@@ -25,6 +25,8 @@ ROOT = Path(__file__).resolve().parents[2]
 DEFINITION = ROOT / "clusters" / "a800-ib.yaml"
 NAME = "procnodes"
 IN_CI = os.environ.get("CI", "").lower() in ("true", "1", "yes")
+# Real Ray in 3 pods on 2 shared cores: starting the cluster and a training job take minutes each.
+pytestmark = pytest.mark.timeout(1800)
 
 
 def _require_root() -> None:
