@@ -129,7 +129,7 @@ class Cluster:
         elif working_dir is not None:
             runtime_env["working_dir"] = str(working_dir)
             # Ray honours .gitignore; these are never wanted on the cluster either.
-            # tests/fixtures/sysfs copies real sysfs, symlink cycles included, which Ray's packer would follow forever.
+            # tests/fixtures/sysfs copies real sysfs, symlink cycles included: Ray's packer would loop forever.
             runtime_env.setdefault("excludes", [".git", ".cache", "*.whl", "benchmarks/results", "tests/fixtures/sysfs"])
         if env:
             runtime_env["env_vars"] = {**runtime_env.get("env_vars", {}), **env}
