@@ -173,8 +173,8 @@ class PodRunner(threading.Thread):
             if ev.get("state") == "running":
                 if c.get("state") == "terminated":
                     reason = "Error" if c["code"] else "Completed"
-                    c["last"] = {"terminated": {"exitCode": c["code"], "reason": reason,
-                                                "startedAt": c.get("startedAt"), "finishedAt": c.get("finishedAt")}}  # fmt: skip
+                    ended = {"exitCode": c["code"], "reason": reason, "finishedAt": c.get("finishedAt")}
+                    c["last"] = {"terminated": {**ended, "startedAt": c.get("startedAt")}}
                 c.update(state="running", startedAt=stamp, restarts=ev.get("restarts", 0), ready=False)
             elif ev.get("state") == "terminated":
                 c.update(state="terminated", code=ev["code"], finishedAt=stamp, ready=False)
