@@ -2,7 +2,8 @@
 
 The node agent starts ``ip netns exec <ns> unshare --mount --uts --pid --fork --mount-proc python -s
 aiinfra/sim/agent/sandbox.py <plan.json>`` (as a script, so that it imports nothing but probes.py).
-This process then mounts the pod's volumes at their absolute paths (binds, memory-backed tmpfs for ``/dev/shm``), a private ``/tmp`` and the pod's
+This process then mounts the pod's volumes at their absolute paths (binds, memory-backed tmpfs
+for ``/dev/shm``), a private ``/tmp`` and the pod's
 ``/etc/hosts``; runs the init containers one after the other, then the containers, restarting them
 as the pod's restartPolicy says; runs their probes; writes each container's output as CRI log lines
 (the format the kubelet's log reader, and so kwok's, expects); and reports every change as one JSON
