@@ -97,7 +97,7 @@ def test_ready_only_after_both_workers_joined_ray_with_8_gpus(ray_cluster):
     st = ray_cluster.status()
     assert st.ready and st.workers_joined == 2, st
     url = ray_cluster.dashboard_url
-    with urllib.request.urlopen(f"{url}/api/v0/nodes?limit=100", timeout=30) as resp:
+    with urllib.request.urlopen(f"{url}/api/v0/nodes?limit=100", timeout=300) as resp:  # a loaded machine
         rows = json.load(resp)["data"]["result"]["result"]
     workers = [n for n in rows if not n["is_head_node"] and n["state"] == "ALIVE"]
     assert len(workers) == 2
