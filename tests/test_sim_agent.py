@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import http.server
 import threading
+from typing import Any
 
 import pytest
 
@@ -13,12 +14,12 @@ from aiinfra.sim.agent.main import hosts_entries
 from aiinfra.sim.agent.probes import Probe, probe_plan
 from aiinfra.sim.agent.sandbox import cri_line
 
-POD = {
+POD: dict[str, Any] = {
     "metadata": {"name": "w", "namespace": "ns", "uid": "u", "labels": {"ray.io/cluster": "c"}},
     "spec": {"nodeName": "n0"},
     "status": {"podIP": "10.245.0.3"},
 }
-OBJECTS = {
+OBJECTS: dict[tuple[str, str, str], dict[str, Any]] = {
     ("secrets", "ns", "tok"): {"data": {"t": base64.b64encode(b"s3cret").decode()}},
     ("configmaps", "ns", "cm"): {"data": {"a": "1", "b": "2"}},
 }
@@ -67,7 +68,7 @@ def test_image_commands_run_with_the_local_ray():
 
 
 def test_volumes_become_mounts_and_files(tmp_path):
-    pod = {
+    pod: dict[str, Any] = {
         "metadata": {"namespace": "ns"},
         "spec": {
             "volumes": [
@@ -92,15 +93,21 @@ def test_volumes_become_mounts_and_files(tmp_path):
         volumes.mounts(pod, tmp_path, lookup, None)
 
 
+def probe(spec: dict[str, Any], ports: dict[str, int] | None = None) -> Probe:
+    plan = probe_plan(spec, ports or {})
+    assert plan is not None
+    return Probe.from_plan(plan)
+
+
 def test_probes_pass_and_fail():
     server = http.server.HTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     port = server.server_address[1]
     try:
-        assert Probe.from_plan(probe_plan({"httpGet": {"port": "web", "path": "/"}}, {"web": port})).check({})
-        assert Probe.from_plan(probe_plan({"tcpSocket": {"port": port}}, {})).check({})
-        assert Probe.from_plan(probe_plan({"exec": {"command": ["true"]}}, {})).check({"PATH": "/usr/bin:/bin"})
-        assert not Probe.from_plan(probe_plan({"exec": {"command": ["false"]}}, {})).check({"PATH": "/usr/bin:/bin"})
+        assert probe({"httpGet": {"port": "web", "path": "/"}}, {"web": port}).check({})
+        assert probe({"tcpSocket": {"port": port}}, {}).check({})
+        assert probe({"exec": {"command": ["true"]}}, {}).check({"PATH": "/usr/bin:/bin"})
+        assert not probe({"exec": {"command": ["false"]}}, {}).check({"PATH": "/usr/bin:/bin"})
     finally:
         server.shutdown()
 
