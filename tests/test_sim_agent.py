@@ -48,7 +48,7 @@ def test_env_sources_resolve_as_the_kubelet_does():
 
 
 def test_a_missing_secret_is_a_config_error_unless_optional():
-    ref = {"name": "T", "valueFrom": {"secretKeyRef": {"name": "nope", "key": "t"}}}
+    ref: dict[str, Any] = {"name": "T", "valueFrom": {"secretKeyRef": {"name": "nope", "key": "t"}}}
     with pytest.raises(podspec.ConfigError, match='secret "nope" not found'):
         podspec.resolve_env(POD, {"env": [ref]}, lookup)
     ref["valueFrom"]["secretKeyRef"]["optional"] = True
