@@ -80,6 +80,14 @@ def proc_sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
 
 
 @pytest.fixture(scope="module")
+def pkube(proc_sim):
+    """A client of this module's simulator (conftest's ``kube`` is the shared KWOK one)."""
+    from aiinfra.k8s.client import Kube
+
+    return Kube(kubeconfig=proc_sim.kubeconfig)
+
+
+@pytest.fixture(scope="module")
 def ray_cluster(proc_sim) -> Iterator:
     import aiinfra
 
@@ -106,8 +114,8 @@ def test_ready_only_after_both_workers_joined_ray_with_8_gpus(ray_cluster):
     assert len({n["node_ip"] for n in rows}) == 3
 
 
-def test_pod_logs_and_status_come_from_the_node_agent(ray_cluster, kube):
-    pods = kube.core.list_namespaced_pod("default", label_selector=f"ray.io/cluster={NAME}").items
+def test_pod_logs_and_status_come_from_the_node_agent(ray_cluster, pkube):
+    pods = pkube.core.list_namespaced_pod("default", label_selector=f"ray.io/cluster={NAME}").items
     assert len(pods) == 3
     for pod in pods:
         assert pod.status.phase == "Running" and pod.status.pod_ip.startswith("10.245.")
@@ -115,7 +123,7 @@ def test_pod_logs_and_status_come_from_the_node_agent(ray_cluster, kube):
         if pod.metadata.labels["ray.io/node-type"] == "worker":
             assert pod.status.init_container_statuses[0].state.terminated.exit_code == 0
     head = next(p for p in pods if p.metadata.labels["ray.io/node-type"] == "head")
-    log = kube.core.read_namespaced_pod_log(head.metadata.name, "default", container="ray-head")
+    log = pkube.core.read_namespaced_pod_log(head.metadata.name, "default", container="ray-head")
     assert "Ray runtime started" in log
 
 
@@ -129,19 +137,19 @@ def test_submit_train_ddp_succeeds_and_logs_stream(ray_cluster):
     assert "epoch 2/2" in text and "backend gloo" in text, text[-3000:]
 
 
-def test_connect_from_a_new_process_then_down_leaves_nothing(ray_cluster, proc_sim, kube):
+def test_connect_from_a_new_process_then_down_leaves_nothing(ray_cluster, proc_sim, pkube):
     from aiinfra.sim.netns import sim_id
 
     code = f"import aiinfra; c = aiinfra.connect({NAME!r}); print(c.status().state); c.down()"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert kube.core.list_namespaced_pod("default", label_selector=f"ray.io/cluster={NAME}").items == []
+    assert pkube.core.list_namespaced_pod("default", label_selector=f"ray.io/cluster={NAME}").items == []
     deadline = time.monotonic() + 30
     left = _leftovers(proc_sim.state_dir, sim_id(proc_sim.state_dir))
     while any(left.values()) and time.monotonic() < deadline:
         time.sleep(1)
         left = _leftovers(proc_sim.state_dir, sim_id(proc_sim.state_dir))
     assert left == {"netns": [], "processes": []}
-    forwards = kube.custom.list_namespaced_custom_object("kwok.x-k8s.io", "v1alpha1", "default", "portforwards")
+    forwards = pkube.custom.list_namespaced_custom_object("kwok.x-k8s.io", "v1alpha1", "default", "portforwards")
     assert forwards["items"] == []
