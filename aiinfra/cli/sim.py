@@ -28,6 +28,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     up.add_argument("cluster", metavar="CLUSTER", help="cluster definition file, e.g. clusters/a800-ib.yaml")
     up.add_argument("--nodes", type=node_count, default=4, help="fake GPU nodes to register (default 4)")
     up.add_argument(
+        "--process-nodes",
+        type=int,
+        default=0,
+        help="more nodes whose pods really run (local Python and Ray, one network/mount/PID namespace per pod; root)",
+    )
+    up.add_argument(
         "--nodes-per-leaf",
         type=node_count,
         default=2,
@@ -55,6 +61,7 @@ def run_up(args: argparse.Namespace) -> int:
         state_dir=args.state_dir,
         timeout=args.timeout,
         nodes_per_leaf=args.nodes_per_leaf,
+        process_nodes=args.process_nodes,
     )
     how = "reused" if cluster.reused else f"started in {cluster.timings.get('control_plane_s', 0):.1f}s"
     print(f"simulated cluster {cluster.name}: {cluster.nodes} nodes Ready ({how})")

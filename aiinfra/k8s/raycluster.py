@@ -185,7 +185,8 @@ def _worker_group(
         "maxReplicas": replicas,
         "rayStartParams": {
             "num-gpus": str(w.gpus),
-            "resources": json.dumps(start_resources, sort_keys=True),
+            # KubeRay pastes the value into a shell command line unquoted: quote the JSON for the shell.
+            "resources": f"'{json.dumps(start_resources, sort_keys=True)}'",
         },
         "template": {"metadata": metadata, "spec": spec},
     }

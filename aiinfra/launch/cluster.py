@@ -129,7 +129,9 @@ class Cluster:
         elif working_dir is not None:
             runtime_env["working_dir"] = str(working_dir)
             # Ray honours .gitignore; these are never wanted on the cluster either.
-            runtime_env.setdefault("excludes", [".git", ".cache", "*.whl", "benchmarks/results"])
+            # tests/fixtures/sysfs copies real sysfs, symlink cycles included: Ray's packer would loop forever.
+            excludes = [".git", ".cache", "*.whl", "benchmarks/results", "tests/fixtures/sysfs"]
+            runtime_env.setdefault("excludes", excludes)
         if env:
             runtime_env["env_vars"] = {**runtime_env.get("env_vars", {}), **env}
         # Ray's job agent on the head comes up a little after the node joins: retry that one case.

@@ -17,6 +17,8 @@ Example:
 from __future__ import annotations
 
 import functools
+import os
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -26,6 +28,7 @@ from aiinfra.definition.loader import load_definition
 from aiinfra.definition.model import ClusterDefinition
 from aiinfra.errors import AiinfraError, UsageError
 from aiinfra.local_ports import free_port
+from aiinfra.netns.pods import PodNet, sim_id
 from aiinfra.sim import nodes as _nodes
 from aiinfra.sim import processes as _proc
 from aiinfra.sim.components import HOST, ORDER, PORTS, Layout, argv, env, healthy
@@ -35,6 +38,7 @@ from aiinfra.sim.rest import Rest
 from aiinfra.sim.state import StateLock, clear_state, default_state_dir, load_state, prepare_fresh, save_state
 from aiinfra.sim.tools import TOOLS, crd_files, kwok_stages, missing_tools, tools_dir
 
+AGENT = "node-agent"
 __all__ = ["SimCluster", "SimStatus", "default_state_dir", "down", "status", "up"]
 
 
@@ -49,6 +53,7 @@ class SimCluster:
     nodes: int
     processes: dict[str, _proc.Proc]
     nodes_per_leaf: int = _nodes.NODES_PER_GROUP
+    process_nodes: int = 0
     reused: bool = False
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -73,6 +78,7 @@ class SimCluster:
             "server": self.server,
             "nodes": self.nodes,
             "nodes_per_leaf": self.nodes_per_leaf,
+            "process_nodes": self.process_nodes,
             "processes": {n: p.to_json() for n, p in self.processes.items()},
             "timings": self.timings,
         }
@@ -88,6 +94,7 @@ class SimCluster:
             int(data.get("nodes", 0)),
             procs,
             nodes_per_leaf=int(data.get("nodes_per_leaf", _nodes.NODES_PER_GROUP)),
+            process_nodes=int(data.get("process_nodes", 0)),
             timings=dict(data.get("timings", {})),
         )
 
@@ -122,8 +129,13 @@ def up(
     state_dir: str | Path | None = None,
     timeout: float = 180.0,
     nodes_per_leaf: int = _nodes.NODES_PER_GROUP,
+    process_nodes: int = 0,
 ) -> SimCluster:
     """Start (or reuse) the simulated cluster and make sure ``nodes`` fake GPU nodes are Ready.
+
+    ``process_nodes`` more nodes (indices after the KWOK ones) are process-backed: the node agent
+    (aiinfra.sim.agent) really runs their pods, each in its own network, mount and PID namespaces
+    (needs root and iproute2/util-linux).
 
     Nodes are spread over the definition's topology labels: ``nodes_per_leaf`` consecutive nodes share
     the innermost label (leaf), and each outer level (spine) groups that many of the level below. A
@@ -132,6 +144,8 @@ def up(
     d = _definition(definition)
     if nodes < 0:
         raise UsageError(f"--nodes must be 0 or more, not {nodes}")
+    if process_nodes < 0:
+        raise UsageError(f"--process-nodes must be 0 or more, not {process_nodes}")
     if nodes_per_leaf < 1:
         raise UsageError(f"--nodes-per-leaf must be 1 or more, not {nodes_per_leaf}")
     state = Path(state_dir) if state_dir else default_state_dir()
@@ -150,9 +164,15 @@ def up(
                 for n in _nodes.list_sim_nodes(api)
                 if n["metadata"].get("labels", {}).get(_nodes.SIM_LABEL) == d.name
             }
-            missing = [i for i in range(nodes) if _nodes.node_name(d, i) not in have]
-            _nodes.register_nodes(api, d, missing, cluster.nodes_per_leaf)
-            cluster.nodes = max(cluster.nodes, nodes, len(have))
+            total = nodes + process_nodes
+            missing = [i for i in range(total) if _nodes.node_name(d, i) not in have]
+            process = frozenset(range(nodes, total))
+            if process_nodes or cluster.process_nodes:
+                _ensure_agent(cluster)
+                save_state(state, cluster.to_json())
+            _nodes.register_nodes(api, d, missing, cluster.nodes_per_leaf, process=process)
+            cluster.nodes = max(cluster.nodes, total, len(have))
+            cluster.process_nodes = max(cluster.process_nodes, process_nodes)
             _nodes.wait_ready(api, d.name, cluster.nodes, timeout)
         finally:
             api.close()
@@ -161,8 +181,30 @@ def up(
         return cluster
 
 
+def _ensure_agent(cluster: SimCluster) -> None:
+    """Start the node agent of process-backed nodes unless it runs (it finds its nodes by label)."""
+    proc = cluster.processes.get(AGENT)
+    if proc is not None and proc.alive():
+        return
+    if os.geteuid() != 0:
+        raise UsageError("process-backed nodes need root (network, mount and PID namespaces per pod)")
+    lay = cluster.layout()
+    argv = [
+        os.path.realpath(sys.executable), "-m", "aiinfra.sim.agent", f"--state-dir={cluster.state_dir}",
+        f"--server={cluster.server}", f"--kubelet-port={cluster.processes['kwok'].ports['server']}",
+    ]  # fmt: skip
+    cluster.processes[AGENT] = _proc.start(AGENT, argv, lay.logs, {"PYTHONPATH": _agent_pythonpath()})
+
+
+def _agent_pythonpath() -> str:
+    """The agent, and the pods it runs, import this very aiinfra (a checkout may shadow the installed one)."""
+    here = str(Path(__file__).resolve().parents[2])
+    return os.pathsep.join(p for p in (here, os.environ.get("PYTHONPATH", "")) if p)
+
+
 def _reuse(cluster: SimCluster, d: ClusterDefinition) -> SimCluster:
-    dead = [n for n, p in cluster.processes.items() if not p.alive()]
+    # A dead node agent is simply started again (its pods' namespaces were swept when it stopped).
+    dead = [n for n, p in cluster.processes.items() if not p.alive() and n != AGENT]
     where = cluster.state_dir
     if dead and len(dead) == len(cluster.processes):
         raise AiinfraError(
@@ -279,11 +321,15 @@ def down(state_dir: str | Path | None = None) -> list[str]:
             return []
         cluster = SimCluster.from_json(state, data)
         stopped = []
-        for name in reversed([n for n in ORDER if n in cluster.processes]):
+        for name in [AGENT, *reversed(ORDER)]:  # the agent first: it stops its pods while the API answers
+            if name not in cluster.processes:
+                continue
             proc = cluster.processes[name]
             if proc.alive():
                 stopped.append(name)
-            _proc.stop(proc)
+            _proc.stop(proc, grace=40 if name == AGENT else 10)
+        if AGENT in cluster.processes:
+            PodNet(sim_id(state)).sweep()
         ports = {f"{n}/{w}": p for n, proc in cluster.processes.items() for w, p in proc.ports.items()}
         busy = _proc.wait_ports_released(ports)
         clear_state(state)

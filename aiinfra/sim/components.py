@@ -29,7 +29,7 @@ PORTS = {
     "kube-apiserver": ("https",),
     "kube-controller-manager": ("https",),
     "kube-scheduler": ("https",),
-    "kwok": (),
+    "kwok": ("server",),
     "ray-operator": ("metrics", "probe"),
 }
 SERVICE_CIDR = "10.96.0.0/16"
@@ -111,6 +111,11 @@ def argv(name: str, lay: Layout, ports: dict[str, dict[str, int]]) -> list[str]:
             "--max-mutating-requests-inflight=0",
             f"--cert-dir={lay.state / 'certs' / 'apiserver'}",
             "--profiling=false",
+            # Logs and port-forward of process-backed pods go through kwok's kubelet streaming server.
+            f"--kubelet-client-certificate={lay.pki.kubelet_client_cert}",
+            f"--kubelet-client-key={lay.pki.kubelet_client_key}",
+            f"--kubelet-certificate-authority={lay.pki.ca_cert}",
+            "--kubelet-preferred-address-types=InternalIP",
             "--v=1",
         ]
     if name in ("kube-controller-manager", "kube-scheduler"):
@@ -148,6 +153,12 @@ def argv(name: str, lay: Layout, ports: dict[str, dict[str, int]]) -> list[str]:
             f"--cidr={POD_CIDR}",
             "--node-ip=10.0.0.2",
             "--node-lease-duration-seconds=40",
+            # The kubelet streaming server (logs, port-forward) for process-backed nodes, driven by the
+            # PortForward and Logs objects the node agent creates per pod.
+            f"--server-address={HOST}:{p['server']}",
+            f"--tls-cert-file={lay.pki.kubelet_cert}",
+            f"--tls-private-key-file={lay.pki.kubelet_key}",
+            "--enable-crds=PortForward,Logs",
             "--v=WARN",
         ]
     if name == "ray-operator":
@@ -190,4 +201,6 @@ def healthy(name: str, ports: dict[str, dict[str, int]]) -> bool:
         return _get(f"https://{HOST}:{p['https']}/healthz", insecure=True)[0] == 200
     if name == "ray-operator":
         return _get(f"http://{HOST}:{p['probe']}/readyz")[0] == 200
+    if name == "kwok" and "server" in p:
+        return _get(f"https://{HOST}:{p['server']}/healthz", insecure=True)[0] == 200
     return True

@@ -27,6 +27,8 @@ from aiinfra.sim.rest import Rest
 
 KWOK_ANNOTATION = "kwok.x-k8s.io/node"
 SIM_LABEL = "aiinfra.io/sim"
+PROCESS_NODE_LABEL = "aiinfra.io/sim-node"
+"""``process`` on nodes whose pods the node agent runs (aiinfra.sim.agent)."""
 NODES_PER_GROUP = 2
 """Default nodes under one leaf switch; each further topology level groups this many of the level below
 (so 4 nodes make 2 leaves under 1 spine: enough to see topology affinity act)."""
@@ -68,17 +70,30 @@ def resources(definition: ClusterDefinition) -> dict[str, str]:
     return out
 
 
-def node_manifest(definition: ClusterDefinition, index: int, per_group: int = NODES_PER_GROUP) -> dict:
-    """The Node object for fake node ``index`` of the simulated cluster."""
+def node_manifest(
+    definition: ClusterDefinition, index: int, per_group: int = NODES_PER_GROUP, process: bool = False
+) -> dict:
+    """The Node object for node ``index`` of the simulated cluster: a KWOK fake, or (``process``) one whose
+    pods the node agent really runs (no KWOK annotation, so KWOK leaves it and its pods alone).
+
+    Example:
+        >>> from aiinfra.definition import load_definition
+        >>> n = node_manifest(load_definition("clusters/a800-ib.yaml"), 0, process=True)
+        >>> n["metadata"]["labels"][PROCESS_NODE_LABEL], KWOK_ANNOTATION in n["metadata"]["annotations"]
+        ('process', False)
+    """
     name = node_name(definition, index)
+    kind = "process" if process else "kwok"
     labels = {
         "kubernetes.io/hostname": name,
         "kubernetes.io/os": "linux",
         "kubernetes.io/arch": "amd64",
-        "node.kubernetes.io/instance-type": "kwok",
-        "type": "kwok",
+        "node.kubernetes.io/instance-type": kind,
+        "type": kind,
         SIM_LABEL: definition.name,
     }
+    if process:
+        labels[PROCESS_NODE_LABEL] = "process"
     if definition.gpu:
         labels.update(
             {
@@ -98,7 +113,7 @@ def node_manifest(definition: ClusterDefinition, index: int, per_group: int = NO
         "metadata": {
             "name": name,
             "labels": labels,
-            "annotations": {KWOK_ANNOTATION: "fake", "node.alpha.kubernetes.io/ttl": "0"},
+            "annotations": {"node.alpha.kubernetes.io/ttl": "0", **({} if process else {KWOK_ANNOTATION: "fake"})},
         },
         "spec": {},
         "status": {"capacity": res, "allocatable": dict(res), "phase": "Pending"},
@@ -106,10 +121,15 @@ def node_manifest(definition: ClusterDefinition, index: int, per_group: int = NO
 
 
 def register_nodes(
-    api: Rest, definition: ClusterDefinition, indices: list[int], per_group: int = NODES_PER_GROUP, workers: int = 8
+    api: Rest,
+    definition: ClusterDefinition,
+    indices: list[int],
+    per_group: int = NODES_PER_GROUP,
+    workers: int = 8,
+    process: frozenset[int] = frozenset(),
 ) -> list[str]:
-    """Create the nodes with these indices (existing ones are left alone); returns their names."""
-    wanted = [node_manifest(definition, i, per_group) for i in indices]
+    """Create the nodes with these indices (existing ones are left alone; those in ``process`` are process-backed)."""
+    wanted = [node_manifest(definition, i, per_group, process=i in process) for i in indices]
     if not wanted:
         return []
 
@@ -128,7 +148,7 @@ def list_sim_nodes(api: Rest) -> list[dict]:
 
 
 def ready_count(nodes: list[dict]) -> int:
-    """How many of ``nodes`` report condition Ready=True (set by KWOK)."""
+    """How many of ``nodes`` report condition Ready=True (set by KWOK or the node agent)."""
     ready = 0
     for node in nodes:
         for cond in node.get("status", {}).get("conditions", []) or []:
@@ -148,6 +168,7 @@ def wait_ready(api: Rest, cluster: str, count: int, timeout: float) -> None:
         if time.monotonic() > deadline:
             raise AiinfraError(
                 f"only {ready} of {count} fake nodes became Ready within {timeout:.0f}s "
-                f"(kwok marks them Ready; see logs/kwok.log in the state folder)"
+                "(kwok, or the node agent for process nodes, marks them Ready; see logs/kwok.log and "
+                "logs/node-agent.log in the state folder)"
             )
         time.sleep(0.25)

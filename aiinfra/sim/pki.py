@@ -58,6 +58,24 @@ class Pki:
         return self.dir / "admin.key"
 
     @property
+    def kubelet_cert(self) -> Path:
+        """Serving certificate of the kubelet streaming server (kwok --server-address) for process nodes."""
+        return self.dir / "kubelet.crt"
+
+    @property
+    def kubelet_key(self) -> Path:
+        return self.dir / "kubelet.key"
+
+    @property
+    def kubelet_client_cert(self) -> Path:
+        """The apiserver's client certificate towards kubelets (logs, port-forward)."""
+        return self.dir / "apiserver-kubelet-client.crt"
+
+    @property
+    def kubelet_client_key(self) -> Path:
+        return self.dir / "apiserver-kubelet-client.key"
+
+    @property
     def sa_key(self) -> Path:
         return self.dir / "sa.key"
 
@@ -73,6 +91,10 @@ class Pki:
             self.server_key,
             self.admin_cert,
             self.admin_key,
+            self.kubelet_cert,
+            self.kubelet_key,
+            self.kubelet_client_cert,
+            self.kubelet_client_key,
             self.sa_key,
             self.sa_pub,
         )
@@ -168,6 +190,14 @@ def ensure_pki(directory: Path) -> Pki:
     server_sans += [x509.IPAddress(ipaddress.ip_address(a)) for a in ("127.0.0.1", "10.96.0.1")]
     server_key, server = leaf(name("kube-apiserver"), ExtendedKeyUsageOID.SERVER_AUTH, server_sans)
     admin_key, admin = leaf(name("admin", "system:masters"), ExtendedKeyUsageOID.CLIENT_AUTH)
+    kubelet_sans: list[x509.GeneralName] = [
+        x509.DNSName("localhost"),
+        x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+    ]
+    kubelet_key, kubelet = leaf(name("kubelet"), ExtendedKeyUsageOID.SERVER_AUTH, kubelet_sans)
+    kclient_key, kclient = leaf(
+        name("kube-apiserver-kubelet-client", "system:masters"), ExtendedKeyUsageOID.CLIENT_AUTH
+    )
     sa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
     pem = serialization.Encoding.PEM
@@ -175,6 +205,10 @@ def ensure_pki(directory: Path) -> Pki:
     write_key(pki.server_key, server_key)
     write_key(pki.admin_key, admin_key)
     write_key(pki.sa_key, sa_key)
+    write_key(pki.kubelet_key, kubelet_key)
+    write_key(pki.kubelet_client_key, kclient_key)
+    pki.kubelet_cert.write_bytes(kubelet.public_bytes(pem))
+    pki.kubelet_client_cert.write_bytes(kclient.public_bytes(pem))
     pki.sa_pub.write_bytes(sa_key.public_key().public_bytes(pem, serialization.PublicFormat.SubjectPublicKeyInfo))
     pki.server_cert.write_bytes(server.public_bytes(pem))
     pki.admin_cert.write_bytes(admin.public_bytes(pem))

@@ -59,6 +59,8 @@ CRD_FILES: dict[str, tuple[str, ...]] = {
         "example/prometheus-operator-crd/monitoring.coreos.com_podmonitors.yaml",
         "example/prometheus-operator-crd/monitoring.coreos.com_prometheusrules.yaml",
     ),
+    # The kubelet streaming server of kwok reads these per pod (process-backed nodes).
+    KWOK: ("kustomize/crd/bases/kwok.x-k8s.io_portforwards.yaml", "kustomize/crd/bases/kwok.x-k8s.io_logs.yaml"),
 }
 # nv-ipam (github.com/Mellanox/nvidia-k8s-ipam) is not served by the module proxy: no IPPool CRD.
 KWOK_STAGES = (

@@ -32,6 +32,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from aiinfra.contract import FAKE_GPUS_ENV
 from aiinfra.definition.model import ClusterDefinition
 from aiinfra.errors import UsageError
 from aiinfra.placement.options import PlacementOptions
@@ -156,7 +157,7 @@ def _trainer(
     from aiinfra.train.backend import AiinfraTorchConfig, NodeSelection
 
     torch_config = AiinfraTorchConfig(
-        backend=backend or ("nccl" if use_gpu else "gloo"), definition=d, env=env,
+        backend=backend or _default_backend(int(use_gpu)), definition=d, env=env,
         topology_labels=placement.topology_labels, rank_order=rank_order, sink=sink[0], sink_name=sink[1],
     )  # fmt: skip
     # Ray Train V2 runs any RayTrainCallback it is given (its types say UserCallback only).
@@ -245,3 +246,13 @@ def world_info() -> WorldInfo:
         me.rank, len(ranks), me.local_rank, local, me.bundle_index, me.node_id, me.ip, me.leaf,
         os.environ.get(BACKEND_ENV, ""),
     )  # fmt: skip
+
+
+def _default_backend(gpus: int) -> str:
+    """NCCL on GPU workers, gloo on CPU workers and where the GPUs are simulated (AIINFRA_FAKE_GPUS=1).
+
+    Example:
+        >>> _default_backend(0)
+        'gloo'
+    """
+    return "nccl" if gpus and os.environ.get(FAKE_GPUS_ENV) != "1" else "gloo"

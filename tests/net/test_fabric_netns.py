@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 
 from aiinfra.net.fabric.localise import Fault, LocaliseConfig, localise, round_robin
-from aiinfra.sim import netns
+from aiinfra.netns import fabric as netns
 
 pytestmark = pytest.mark.skipif(netns.available() is not None, reason=str(netns.available()))
 

@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
                                                 fabric.line)
     else:
         from aiinfra.net.fabric.netns_plane import TCP_EFFICIENCY, NetnsDataPlane
-        from aiinfra.sim import netns
+        from aiinfra.netns import fabric as netns
 
         why = netns.available()
         if why:

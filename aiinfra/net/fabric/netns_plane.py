@@ -1,6 +1,6 @@
 """A real data plane on one machine: nodes as network namespaces, rails as bridges, gloo between them.
 
-Each node is a namespace (:mod:`aiinfra.sim.netns`) with one interface per rail,
+Each node is a namespace (:mod:`aiinfra.netns`) with one interface per rail,
 every rail shaped with tc htb to ``rate_mbit``; one long-lived worker per node
 (:mod:`aiinfra.net.fabric.pair_worker`) measures all_reduce busbw with the peer
 it is paired with, every rail at once. :meth:`NetnsDataPlane.measure` is a
@@ -34,7 +34,7 @@ from typing import Any
 
 from aiinfra.errors import AiinfraError
 from aiinfra.net.fabric.localise import Pair
-from aiinfra.sim.netns import Fabric
+from aiinfra.netns.fabric import Fabric
 
 TCP_EFFICIENCY = 1448 / 1538
 """TCP payload per Ethernet frame on the wire (MSS 1448 with timestamps, 1500 MTU plus framing)."""

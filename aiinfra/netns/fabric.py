@@ -20,50 +20,27 @@ Example:
 
 from __future__ import annotations
 
-import os
 import secrets
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 
+from aiinfra import netns
 from aiinfra.errors import AiinfraError
 
 PREFIX = "aift"
 """Start of every namespace this module creates; :func:`sweep` removes only these."""
 
 
-def _ip(*args: str) -> None:
-    done = subprocess.run(["ip", *args], capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise AiinfraError(f"ip {' '.join(args)}: {done.stderr.strip()}")
-
-
-def _in(ns: str, *args: str) -> None:
-    done = subprocess.run(["ip", "netns", "exec", ns, *args], capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise AiinfraError(f"[{ns}] {' '.join(args)}: {done.stderr.strip()}")
-
-
 def available() -> str | None:
-    """None when namespaces can be made here, else why not (for a test's skip reason)."""
-    if os.geteuid() != 0:
-        return "network namespaces need root"
-    probe = f"{PREFIX}probe{secrets.token_hex(2)}"
-    done = subprocess.run(["ip", "netns", "add", probe], capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        return f"ip netns add failed: {done.stderr.strip()}"
-    subprocess.run(["ip", "netns", "del", probe], capture_output=True, check=False)
-    return None
+    """None when namespaces can be made here, else why not."""
+    return netns.available()
 
 
 def sweep(prefix: str = PREFIX) -> list[str]:
     """Delete every namespace whose name starts with ``prefix`` (leftovers of a killed run)."""
-    listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=False).stdout
-    names = [line.split()[0] for line in listed.splitlines() if line.startswith(prefix)]
-    for name in names:
-        subprocess.run(["ip", "netns", "del", name], capture_output=True, check=False)
-    return names
+    return netns.sweep(prefix)
 
 
 @dataclass
@@ -99,24 +76,24 @@ class Fabric:
         return f"10.{200 + rail}.0.{node + 1}"
 
     def _build(self) -> None:
-        _ip("netns", "add", self.switch)
+        netns.ip("netns", "add", self.switch)
         self.namespaces.append(self.switch)
-        _in(self.switch, "ip", "link", "set", "lo", "up")
+        netns.ip_in(self.switch, "ip", "link", "set", "lo", "up")
         for r in range(self.rails):
-            _in(self.switch, "ip", "link", "add", f"br{r}", "type", "bridge")
-            _in(self.switch, "ip", "link", "set", f"br{r}", "up")
+            netns.ip_in(self.switch, "ip", "link", "add", f"br{r}", "type", "bridge")
+            netns.ip_in(self.switch, "ip", "link", "set", f"br{r}", "up")
         for n in range(self.nodes):
             ns = self.ns(n)
-            _ip("netns", "add", ns)
+            netns.ip("netns", "add", ns)
             self.namespaces.append(ns)
-            _in(ns, "ip", "link", "set", "lo", "up")
+            netns.ip_in(ns, "ip", "link", "set", "lo", "up")
             for r in range(self.rails):
                 port = f"n{n}r{r}"
                 # Created inside the switch namespace: the host's namespace never holds either end.
-                _in(self.switch, "ip", "link", "add", port, "type", "veth", "peer", "name", f"rail{r}", "netns", ns)
-                _in(self.switch, "ip", "link", "set", port, "master", f"br{r}", "up")
-                _in(ns, "ip", "addr", "add", f"{self.ip(n, r)}/24", "dev", f"rail{r}")
-                _in(ns, "ip", "link", "set", f"rail{r}", "up")
+                netns.ip_in(self.switch, "ip", "link", "add", port, "type", "veth", "peer", "name", f"rail{r}", "netns", ns)
+                netns.ip_in(self.switch, "ip", "link", "set", port, "master", f"br{r}", "up")
+                netns.ip_in(ns, "ip", "addr", "add", f"{self.ip(n, r)}/24", "dev", f"rail{r}")
+                netns.ip_in(ns, "ip", "link", "set", f"rail{r}", "up")
                 self.shape(n, r, self.rate_mbit)
 
     def shape(self, node: int, rail: int, rate_mbit: float, peers: Sequence[tuple[int, float]] = ()) -> None:
@@ -124,14 +101,14 @@ class Fabric:
         ns, dev = self.ns(node), f"rail{rail}"
         subprocess.run(["ip", "netns", "exec", ns, "tc", "qdisc", "del", "dev", dev, "root"],
                        capture_output=True, check=False)
-        _in(ns, "tc", "qdisc", "add", "dev", dev, "root", "handle", "1:", "htb", "default", "10")
-        _in(ns, "tc", "class", "add", "dev", dev, "parent", "1:", "classid", "1:10", "htb",
+        netns.ip_in(ns, "tc", "qdisc", "add", "dev", dev, "root", "handle", "1:", "htb", "default", "10")
+        netns.ip_in(ns, "tc", "class", "add", "dev", dev, "parent", "1:", "classid", "1:10", "htb",
             "rate", f"{rate_mbit}mbit", "ceil", f"{rate_mbit}mbit", "burst", "128k", "cburst", "128k")
         for k, (peer, peer_rate) in enumerate(peers):
             cls_id = f"1:{20 + k}"
-            _in(ns, "tc", "class", "add", "dev", dev, "parent", "1:", "classid", cls_id, "htb",
+            netns.ip_in(ns, "tc", "class", "add", "dev", dev, "parent", "1:", "classid", cls_id, "htb",
                 "rate", f"{peer_rate}mbit", "ceil", f"{peer_rate}mbit", "burst", "128k", "cburst", "128k")
-            _in(ns, "tc", "filter", "add", "dev", dev, "parent", "1:", "protocol", "ip", "prio", "1", "u32",
+            netns.ip_in(ns, "tc", "filter", "add", "dev", dev, "parent", "1:", "protocol", "ip", "prio", "1", "u32",
                 "match", "ip", "dst", f"{self.ip(peer, rail)}/32", "flowid", cls_id)
 
     def popen(self, node: int, argv: Sequence[str], env: dict[str, str] | None = None) -> subprocess.Popen[str]:
