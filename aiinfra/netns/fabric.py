@@ -90,7 +90,8 @@ class Fabric:
             for r in range(self.rails):
                 port = f"n{n}r{r}"
                 # Created inside the switch namespace: the host's namespace never holds either end.
-                netns.ip_in(self.switch, "ip", "link", "add", port, "type", "veth", "peer", "name", f"rail{r}", "netns", ns)
+                veth = ("ip", "link", "add", port, "type", "veth", "peer", "name", f"rail{r}", "netns", ns)
+                netns.ip_in(self.switch, *veth)
                 netns.ip_in(self.switch, "ip", "link", "set", port, "master", f"br{r}", "up")
                 netns.ip_in(ns, "ip", "addr", "add", f"{self.ip(n, r)}/24", "dev", f"rail{r}")
                 netns.ip_in(ns, "ip", "link", "set", f"rail{r}", "up")
