@@ -51,7 +51,7 @@ class Strict(BaseModel):
 
 
 Lax = Field(strict=False)
-"""For enum fields: a YAML string names the member (strict mode would want the enum object itself)."""
+"""For enum and network fields: a YAML string names the member or the network (strict mode wants the object)."""
 
 
 class LinkLayer(StrEnum):
@@ -127,7 +127,7 @@ class Rail(Strict):
     """PCI address of the port's function, e.g. '0000:18:00.0' (SR-IOV device selection)."""
     netdev: Annotated[str | None, Field(pattern=r"^[A-Za-z0-9_.-]{1,15}$")] = None
     """The port's network interface, e.g. 'ibp24s0' (IPoIB parent, RDMA shared device selection)."""
-    pod_subnet: IPv4Network | None = None
+    pod_subnet: Annotated[IPv4Network | None, Lax] = None
     """Pod address pool of this rail (nv-ipam IPPool), e.g. '10.100.0.0/22'."""
 
     @property
