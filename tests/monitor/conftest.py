@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT / "tests" / "fixtures"))
 from make_exporter_trees import MACHINES, build  # noqa: E402
 from make_gpu_health import health  # noqa: E402
 
-DEFINITIONS = {"hgx-4hdr-bond": "a800-ib", "hgx-4hdr-faults": "a800-ib", "hgx-8ndr": "h100-ndr"}
+DEFINITIONS = {"hgx-4hdr-bond": "a800-ib", "hgx-4hdr-faults": "a800-ib", "hgx-8ndr": "h100-ndr", "mini-faults": "a800-ib"}
 
 
 def tools_dir() -> Path:

@@ -83,7 +83,10 @@ class BondingCollector:
     name = "bonding"
 
     def __init__(self, config: ExporterConfig) -> None:
-        self.dir = config.procfs / "net" / "bonding"
+        # In a pod with the host's /proc mounted, <procfs>/net is the pod's own network namespace;
+        # <procfs>/1/net is the host's (PID 1's), readable without privileges. On a host both agree.
+        host_net = config.procfs / "1" / "net"
+        self.dir = (host_net if host_net.is_dir() else config.procfs / "net") / "bonding"
         d = config.definition
         self.expected = d.network.management_bond if d is not None else None
 
