@@ -23,6 +23,7 @@ from aiinfra.cli.node import _definition_from_pod
 from aiinfra.definition.loader import load_definition
 from aiinfra.errors import AiinfraError, UsageError
 from aiinfra.monitor.exporter.registry import Exporter, ExporterConfig, available
+from aiinfra.monitor.exporter.server import make_server
 
 DEFAULT_PORT = 9835
 
@@ -84,10 +85,12 @@ def run(args: argparse.Namespace) -> int:
         if args.once:
             sys.stdout.write(exporter.exposition())
             return 0
-        from prometheus_client import start_http_server
-
         host, port = _address(args.listen)
-        server, _ = start_http_server(port, addr=host, registry=exporter.registry())
+        try:
+            server = make_server(exporter, host, port)
+        except OSError as exc:
+            raise UsageError(f"--listen {args.listen}: {exc}") from None
+        threading.Thread(target=server.serve_forever, name="http", daemon=True).start()
         print(f"aiinfra exporter: serving /metrics on {host}:{port}", file=sys.stderr, flush=True)
         done = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: done.set())

@@ -170,3 +170,17 @@ def test_cli_once_and_bad_input(trees) -> None:
     assert 'aiinfra_infiniband_port_info{device="mlx5_7"' in ok.stdout
     bad = subprocess.run([*base, "--path.sysfs=/nonexistent", "--once"], capture_output=True, text=True, cwd=ROOT)
     assert bad.returncode == 2 and "not a directory" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_fast_exposition_equals_prometheus_client(make_exporter) -> None:
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from aiinfra.monitor.exporter.registry import render_text
+
+    exp = make_exporter(GOLDEN_MACHINE)
+    wait_for_xids(exp, 3)
+    families = list(exp.collect())
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(type("Static", (), {"collect": lambda self: iter(families), "describe": lambda self: []})())
+    assert render_text(families) == generate_latest(registry).decode()
+    assert 'aiinfra_bond_info{bond="bond0",lacp_rate="fast",mode="IEEE' in render_text(families)
