@@ -80,9 +80,10 @@ def commands(root: Path, recording: Path) -> dict[str, tuple[list[str], int]]:
          "--collector.bonding"],
         port,
     )  # fmt: skip
-    from aiinfra.monitor.exporter.registry import available
+    from aiinfra.monitor.exporter.exporter import available
 
-    base = [sys.executable, "-m", "aiinfra.cli.exporter", f"--path.sysfs={root / 'sys'}", f"--path.procfs={root / 'proc'}",
+    base = [sys.executable, "-m", "aiinfra.cli.exporter",
+            f"--path.sysfs={root / 'sys'}", f"--path.procfs={root / 'proc'}",
             "--cluster", str(ROOT / "clusters" / "h100-ndr.yaml"), "--nvml-recording", str(recording)]  # fmt: skip
     port = free_port()
     off = [f"--no-collector.{n}" for n in sorted(available()) if n not in NETWORK]

@@ -22,7 +22,8 @@ from pathlib import Path
 from aiinfra.cli.node import _definition_from_pod
 from aiinfra.definition.loader import load_definition
 from aiinfra.errors import AiinfraError, UsageError
-from aiinfra.monitor.exporter.registry import Exporter, ExporterConfig, available
+from aiinfra.monitor.exporter.exporter import Exporter, available
+from aiinfra.monitor.exporter.registry import ExporterConfig
 from aiinfra.monitor.exporter.server import make_server
 
 DEFAULT_PORT = 9835

@@ -99,7 +99,10 @@ def _container(image: str) -> dict[str, Any]:
         "command": ["aiinfra-exporter", f"--listen=:{PORT}", "--path.sysfs=/host/sys", "--path.procfs=/host/proc"],
         "ports": [{"name": "metrics", "containerPort": PORT}],
         "env": [
-            {"name": DEFINITION_ENV, "valueFrom": {"configMapKeyRef": {"name": f"{NAME}-definition", "key": DEFINITION_KEY}}},
+            {
+                "name": DEFINITION_ENV,
+                "valueFrom": {"configMapKeyRef": {"name": f"{NAME}-definition", "key": DEFINITION_KEY}},
+            },
             # The NVIDIA runtime injects libnvidia-ml and the device nodes; 'utility' is all NVML needs.
             {"name": "NVIDIA_VISIBLE_DEVICES", "value": "all"},
             {"name": "NVIDIA_DRIVER_CAPABILITIES", "value": "utility"},
@@ -113,7 +116,11 @@ def _container(image: str) -> dict[str, Any]:
             "runAsUser": 65534,
             "capabilities": {"drop": ["ALL"]},
         },
-        "readinessProbe": {"httpGet": {"path": "/metrics", "port": "metrics"}, "periodSeconds": 30, "timeoutSeconds": 10},
+        "readinessProbe": {
+            "httpGet": {"path": "/metrics", "port": "metrics"},
+            "periodSeconds": 30,
+            "timeoutSeconds": 10,
+        },
         "volumeMounts": [
             {"name": "sys", "mountPath": "/host/sys", "readOnly": True},
             {"name": "proc", "mountPath": "/host/proc", "readOnly": True},
@@ -172,7 +179,9 @@ def _service_monitor(namespace: str) -> dict[str, Any]:
     }
 
 
-def render_exporter(d: ClusterDefinition, *, namespace: str = "monitoring", image: str | None = None) -> list[dict[str, Any]]:
+def render_exporter(
+    d: ClusterDefinition, *, namespace: str = "monitoring", image: str | None = None
+) -> list[dict[str, Any]]:
     """The exporter's objects for ``d``; ``image`` defaults to the definition's Ray image (which carries aiinfra).
 
     Example:

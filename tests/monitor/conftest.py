@@ -16,15 +16,21 @@ from pathlib import Path
 import pytest
 
 from aiinfra.definition.loader import load_definition
+from aiinfra.monitor.exporter.exporter import Exporter
 from aiinfra.monitor.exporter.nvml_replay import ReplayNvml
-from aiinfra.monitor.exporter.registry import Exporter, ExporterConfig
+from aiinfra.monitor.exporter.registry import ExporterConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "fixtures"))
 from make_exporter_trees import MACHINES, build  # noqa: E402
 from make_gpu_health import health  # noqa: E402
 
-DEFINITIONS = {"hgx-4hdr-bond": "a800-ib", "hgx-4hdr-faults": "a800-ib", "hgx-8ndr": "h100-ndr", "mini-faults": "a800-ib"}
+DEFINITIONS = {
+    "hgx-4hdr-bond": "a800-ib",
+    "hgx-4hdr-faults": "a800-ib",
+    "hgx-8ndr": "h100-ndr",
+    "mini-faults": "a800-ib",
+}
 
 
 def tools_dir() -> Path:

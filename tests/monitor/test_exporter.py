@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, load_recording
 
+from aiinfra.monitor.exporter.exporter import Exporter, available
 from aiinfra.monitor.exporter.metrics import CATALOGUE
-from aiinfra.monitor.exporter.registry import Exporter, available
 
 GOLDEN_MACHINE = "hgx-4hdr-faults"
 _VOLATILE = re.compile(r"^((?:aiinfra_collector_duration_seconds|aiinfra_node_check_age_seconds)\S*) \S+$", re.M)
@@ -47,9 +47,12 @@ def test_h200_recording_golden(make_exporter, golden) -> None:
     gpu = frozenset(n for n in available() if n.startswith("gpu_"))
     exp = make_exporter("hgx-8ndr", nvml=load_recording("h200x1-health-recorded.json"), enabled=gpu)
     text = exp.exposition()
-    assert samples(text, "aiinfra_gpu_ecc_memory_errors_total")[
-        '{counter_type="aggregate",error_type="corrected",gpu="0",location="sram"}'
-    ] == 4
+    assert (
+        samples(text, "aiinfra_gpu_ecc_memory_errors_total")[
+            '{counter_type="aggregate",error_type="corrected",gpu="0",location="sram"}'
+        ]
+        == 4
+    )
     golden("exporter/h200x1-recorded.prom", stable(text))
 
 
@@ -161,9 +164,16 @@ def test_every_metric_is_documented() -> None:
 
 def test_cli_once_and_bad_input(trees) -> None:
     root = trees["hgx-8ndr"]
-    base = [sys.executable, "-m", "aiinfra.cli.exporter", f"--path.sysfs={root / 'sys'}", f"--path.procfs={root / 'proc'}"]
+    base = [
+        sys.executable,
+        "-m",
+        "aiinfra.cli.exporter",
+        f"--path.sysfs={root / 'sys'}",
+        f"--path.procfs={root / 'proc'}",
+    ]
     ok = subprocess.run(
-        [*base, "--cluster", "clusters/h100-ndr.yaml", "--nvml-recording", "tests/fixtures/nvml/h100-8gpu.json", "--once"],
+        [*base, "--cluster", "clusters/h100-ndr.yaml", "--once",
+         "--nvml-recording", "tests/fixtures/nvml/h100-8gpu.json"],
         capture_output=True, text=True, cwd=ROOT, timeout=120,
     )  # fmt: skip
     assert ok.returncode == 0, ok.stderr
@@ -175,7 +185,7 @@ def test_cli_once_and_bad_input(trees) -> None:
 def test_fast_exposition_equals_prometheus_client(make_exporter) -> None:
     from prometheus_client import CollectorRegistry, generate_latest
 
-    from aiinfra.monitor.exporter.registry import render_text
+    from aiinfra.monitor.exporter.exporter import render_text
 
     exp = make_exporter(GOLDEN_MACHINE)
     wait_for_xids(exp, 3)

@@ -122,7 +122,9 @@ def test_ten_thousand_faulty_scrapes(make_exporter, trees, tmp_path: Path, monke
             if i % 20 == 0:
                 mutate_tree(root, rng, stash)
             families = list(exp.collect())  # raising here is the failure this test exists for
-            failures += sum(1 for f in families if f.name == "aiinfra_collector_success" for s in f.samples if s.value == 0)
+            failures += sum(
+                1 for f in families if f.name == "aiinfra_collector_success" for s in f.samples if s.value == 0
+            )
     assert failures > SCRAPES // 10, "faults were not injected"
     errors = {k: v for k, v in exp.error_totals.items()}
     assert {reason for _, reason in errors} >= {"read", "parse", "nvml"}

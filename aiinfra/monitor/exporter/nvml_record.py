@@ -41,7 +41,8 @@ MAX_LINKS = 18
 
 class _Recorder:
     def __init__(self, nvml: Any, handle: Any) -> None:
-        self.nvml, self.h, self.errors = nvml, handle, {}  # type: dict[str, str]
+        self.nvml, self.h = nvml, handle
+        self.errors: dict[str, str] = {}
 
     def get(self, fn: str, *args: Any) -> Any:
         try:

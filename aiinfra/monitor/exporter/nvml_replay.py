@@ -18,7 +18,7 @@ import threading
 import time
 import warnings
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 from aiinfra.monitor.exporter.nvml_record import ECC_COUNTERS, ERROR_TYPES, LOCATIONS, NVLINK_COUNTERS, VIOLATIONS
 from aiinfra.node.gpu import RecordedNvml
@@ -63,7 +63,7 @@ class _Value:
     ullVal: int
 
 
-def _raise(name: str = "NOT_SUPPORTED") -> Any:
+def _raise(name: str = "NOT_SUPPORTED") -> NoReturn:
     raise pynvml.NVMLError(getattr(pynvml, f"NVML_ERROR_{name}", pynvml.NVML_ERROR_UNKNOWN))
 
 

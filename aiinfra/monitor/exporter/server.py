@@ -5,7 +5,8 @@ prometheus_client's own server renders through generate_latest, which costs more
 than collecting here (see benchmarks/exporter_vs_node_exporter.py).
 
 Example:
-    >>> from aiinfra.monitor.exporter.registry import Exporter, ExporterConfig
+    >>> from aiinfra.monitor.exporter.exporter import Exporter
+    >>> from aiinfra.monitor.exporter.registry import ExporterConfig
     >>> server = make_server(Exporter(ExporterConfig(nvml=None, enabled=frozenset())), "127.0.0.1", 0)
     >>> server.server_address[1] > 0
     True
@@ -18,7 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from aiinfra.monitor.exporter.registry import Exporter
+from aiinfra.monitor.exporter.exporter import Exporter
 
 
 def make_server(exporter: Exporter, host: str, port: int) -> ThreadingHTTPServer:
