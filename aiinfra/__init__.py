@@ -18,21 +18,10 @@ Example:
     >>> cluster = aiinfra.launch("clusters/local.yaml", workers=2)  # doctest: +SKIP
 """
 
-from typing import Any
-
 from aiinfra.definition.loader import load_definition
 from aiinfra.definition.model import ClusterDefinition
 from aiinfra.errors import AiinfraError
+from aiinfra.launch.cluster import Cluster, Job, connect, launch
 
 __all__ = ["AiinfraError", "Cluster", "ClusterDefinition", "Job", "connect", "launch", "load_definition"]
 __version__ = "0.1.0"
-_LAUNCH_NAMES = ("Cluster", "Job", "connect", "launch")
-
-
-def __getattr__(name: str) -> Any:
-    # Lazy: aiinfra.launch imports Ray, which node-side code (the exporter, node checks) must not need.
-    if name in _LAUNCH_NAMES:
-        from aiinfra.launch import cluster
-
-        return getattr(cluster, name)
-    raise AttributeError(f"module 'aiinfra' has no attribute {name!r}")
