@@ -6,21 +6,26 @@ export AIINFRA_K8S_TOOLS := $(K8S_TOOLS)
 MONITOR_TOOLS ?= $(CURDIR)/.cache/monitor-tools/bin
 export AIINFRA_MONITOR_TOOLS := $(MONITOR_TOOLS)
 
-.PHONY: install lint test test-fast golden demo demo-k8s k8s-tools k8s-crds monitor-tools bench bench-k8s bench-exporter clean
+.PHONY: install system-deps lint test test-fast golden demo demo-k8s k8s-tools k8s-crds monitor-tools bench bench-k8s bench-exporter clean
 
 install:            ## the package with training extras and dev tools
 	$(PYTHON) -m pip install -q -e '.[train,dev]'
 
-lint:               ## ruff and mypy over the package, tests, examples and benchmarks
+system-deps:        ## system packages the tests run for real (netplan generate, ping); apt-get only when missing
+	@command -v netplan >/dev/null 2>&1 && command -v ping >/dev/null 2>&1 && command -v ip >/dev/null 2>&1 || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq netplan.io iputils-ping iproute2; }
+
+lint:               ## ruff, mypy and the layer rules (import-linter, pyproject.toml)
 	$(PYTHON) -m ruff check aiinfra tests examples benchmarks
 	$(PYTHON) -m mypy
+	lint-imports
 
 # pytest exits 5 when it collected nothing; for a marker-filtered run that is not a failure.
-test: install k8s-tools monitor-tools lint ## everything (installs and builds what it needs first): lint, goldens, unit tests, e2e
-	$(PYTEST) -q -ra tests; rc=$$?; [ $$rc -eq 5 ] && exit 0; exit $$rc
+test: install system-deps k8s-tools monitor-tools lint ## everything (installs and builds what it needs first): lint, goldens, unit tests, docstring examples, e2e
+	$(PYTEST) -q -ra --doctest-modules tests aiinfra; rc=$$?; [ $$rc -eq 5 ] && exit 0; exit $$rc
 
 test-fast:          ## no Ray clusters, no Kubernetes
-	$(PYTEST) -q -m "not ray and not k8s" tests; rc=$$?; [ $$rc -eq 5 ] && exit 0; exit $$rc
+	$(PYTEST) -q -m "not ray and not k8s" --doctest-modules tests aiinfra; rc=$$?; [ $$rc -eq 5 ] && exit 0; exit $$rc
 
 golden:             ## rewrite golden files (RayClusters, schema, CLI outputs); review the diff
 	UPDATE_GOLDEN=1 $(PYTEST) -q -m "not ray and not k8s" tests; rc=$$?; [ $$rc -eq 5 ] && exit 0; exit $$rc

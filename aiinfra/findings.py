@@ -1,6 +1,6 @@
 """A finding: one thing a check found, with the device, severity and what to do.
 
-Shared by the node check (:mod:`aiinfra.node.checks.rails`) and the NCCL log
+Shared by the node check (:mod:`aiinfra.node.checks`) and the NCCL log
 analysis (:mod:`aiinfra.nccl.log`). Errors make the CLI exit 1; warnings and
 info never do.
 

@@ -1,12 +1,16 @@
-"""Shared test helpers: golden files.
+"""Shared test helpers: golden files, and the generated sysfs fixture trees.
 
 Set UPDATE_GOLDEN=1 (``make golden``) to rewrite golden files instead of
-comparing with them.
+comparing with them. The sysfs trees under tests/fixtures/sysfs/ are built by
+tests/fixtures/make_sysfs.py when a session starts (not committed), and rebuilt
+whenever that script changes.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
+import runpy
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,6 +18,25 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = ROOT / "tests" / "golden"
+FIXTURES = ROOT / "tests" / "fixtures"
+
+
+def build_sysfs_fixtures() -> Path:
+    """Build tests/fixtures/sysfs/ from make_sysfs.py unless the trees of this version exist."""
+    script = FIXTURES / "make_sysfs.py"
+    out = FIXTURES / "sysfs"
+    stamp = out / ".built-from"
+    digest = hashlib.sha256(script.read_bytes()).hexdigest()
+    if stamp.is_file() and stamp.read_text() == digest:
+        return out
+    runpy.run_path(str(script))["build"](out)
+    stamp.write_text(digest)
+    return out
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    # Before collection: docstring examples in aiinfra/ read these trees too.
+    build_sysfs_fixtures()
 
 
 @pytest.fixture

@@ -58,8 +58,8 @@ def test_rail_and_intra_modes_on_a_two_node_cluster() -> None:
     import ray
     from ray.cluster_utils import Cluster
 
-    from aiinfra.bench.collectives import MeasureSpec
     from aiinfra.bench.runner import BenchConfig, run_ray
+    from aiinfra.bench.spec import MeasureSpec
 
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0})
     try:

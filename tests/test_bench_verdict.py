@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from aiinfra.bench import verdict
-from aiinfra.bench.collectives import SizeResult
 from aiinfra.bench.report import format_table, to_json
 from aiinfra.bench.results import Layout, Member, assemble
+from aiinfra.bench.spec import SizeResult
 from aiinfra.bench.worker import WorkerReport
 from aiinfra.cli import main
 from aiinfra.definition.loader import load_definition

@@ -13,7 +13,7 @@ from aiinfra.cli import main
 from aiinfra.definition.loader import load_definition
 from aiinfra.definition.model import ClusterDefinition, LinkLayer
 from aiinfra.findings import TRANSPORT_KNOBS
-from aiinfra.node.checks.rails import Finding, check_node, failed
+from aiinfra.node.checks import Finding, check_node, failed
 from aiinfra.node.discovery import NodeInventory, discover_node
 from aiinfra.node.gpu import RecordedNvml
 

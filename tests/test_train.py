@@ -107,3 +107,22 @@ def test_fit_fails_early_when_the_cluster_cannot_fit(cluster: Cluster, tmp_path:
 
 def test_rank_map_is_empty_outside_a_worker() -> None:
     assert rank_map() == {}
+
+
+def test_bench_and_train_workers_get_the_same_nccl_environment(cluster: Cluster, tmp_path: Path) -> None:
+    """The benchmark measures what training gets: on the same nodes, with the same definition,
+    a bench worker and a train worker see the same NCCL_* variables (one function prepares both)."""
+    from aiinfra.bench.runner import BenchConfig, run_ray
+    from aiinfra.bench.spec import MeasureSpec
+    from aiinfra.definition import load_definition
+
+    definition = load_definition(ROOT / "clusters" / "a800-ib.yaml")
+    trained = fit(_train_loop, workers=2, cluster_def=definition, config={"epochs": 1},
+                  storage_path=str(tmp_path), name="aiinfra-env-test")  # fmt: skip
+    spec = MeasureSpec(("all_reduce",), (4096,), iters=2, warmup=1)
+    bench = run_ray(BenchConfig(spec, mode="job", gpus=2, backend="gloo", definition=definition,
+                                nccl_log=False, timeout_s=120))  # fmt: skip
+    train_env = {k: v for env in trained.nccl_env.values() for k, v in env.items() if k.startswith("NCCL_")}
+    bench_env = {k: v for k, v in bench.environment["nccl_env"].items() if k != "NCCL_DEBUG_SUBSYS"}
+    assert train_env and "NCCL_IB_HCA" in train_env  # the definition's rails, refined on the node
+    assert bench_env == train_env

@@ -18,46 +18,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
 
 from aiinfra.bench.bandwidth import algbw, bus_factor, canonical, effective_size, elements_per_rank
+from aiinfra.bench.spec import MeasureSpec, SizeResult
 
 _DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16, "float64": torch.float64}
-
-
-@dataclass(frozen=True)
-class MeasureSpec:
-    """What to measure: collectives, sizes (nccl-tests size column, bytes), dtype, repetitions."""
-
-    collectives: tuple[str, ...]
-    sizes: tuple[int, ...]
-    dtype: str = "float32"
-    warmup: int = 5
-    iters: int = 20
-    check: bool = True
-
-
-@dataclass(frozen=True)
-class SizeResult:
-    """One row of the table: a collective at one size, over one group of ranks."""
-
-    collective: str
-    size: int
-    """nccl-tests size column in bytes (whole array for all_gather/reduce_scatter/alltoall)."""
-    count: int
-    """size / element size, nccl-tests count column."""
-    dtype: str
-    nranks: int
-    time_us: float
-    """Mean time of one op on the slowest rank, microseconds."""
-    algbw: float
-    busbw: float
-    wrong: int
-    """Elements that differed from the expected result in the check op; -1 when not checked."""
-    rank_time_us: tuple[float, ...] = ()
 
 
 def torch_dtype(name: str) -> torch.dtype:

@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiinfra.bench import verdict
-from aiinfra.bench.collectives import SizeResult
-from aiinfra.bench.transport_summary import summarize
+from aiinfra.bench.spec import SizeResult
 from aiinfra.bench.worker import WorkerReport
 from aiinfra.definition.model import ClusterDefinition
+from aiinfra.nccl.log_summary import summarize
 
 
 @dataclass(frozen=True)

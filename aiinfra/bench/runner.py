@@ -33,11 +33,12 @@ from typing import Any
 
 from aiinfra.bench import layout as bench_layout
 from aiinfra.bench.bandwidth import size_sweep
-from aiinfra.bench.collectives import MeasureSpec
 from aiinfra.bench.results import BenchResult, Layout, Member, assemble
-from aiinfra.bench.worker import WorkerReport, WorkerTask, free_port, host_ip, run_task
+from aiinfra.bench.spec import MeasureSpec
+from aiinfra.bench.worker import WorkerReport, WorkerTask, host_ip, run_task
 from aiinfra.definition.model import ClusterDefinition
 from aiinfra.errors import AiinfraError, UsageError
+from aiinfra.local_ports import free_port
 
 MODES = ("intra", "rail", "job")
 DEFAULT_SIZES = {"nccl": size_sweep(2**20, 4 * 2**30), "gloo": size_sweep(2**10, 2**20, 4)}
@@ -102,10 +103,11 @@ def run_local(config: BenchConfig) -> BenchResult:
     host = socket.gethostname()
     layout = Layout(f"node {host}", "node", [Member(host, host, "127.0.0.1", i if backend == "nccl" else None, i)
                                              for i in range(n)])
-    port = free_port()
+    port = free_port("127.0.0.1")
     tasks = [
         WorkerTask(_with_sizes(config.spec, backend), layout.name, rank, n, "127.0.0.1", port, backend,
                    device_index=rank if backend == "nccl" else None, env=worker_env(config),
+                   definition=config.definition,
                    nccl_log=config.nccl_log, timeout_s=config.timeout_s)
         for rank in range(n)
     ]
@@ -168,7 +170,7 @@ class BenchActor:
                 "gpu": int(gpus[0]) if gpus else None}
 
     def port(self) -> int:
-        return free_port()
+        return free_port("")
 
     def run(self, task: WorkerTask) -> WorkerReport:
         return run_task(task)
@@ -234,6 +236,7 @@ def _run_on_ray(config: BenchConfig, started: float) -> BenchResult:
                     device_index=device,
                     visible_devices=visible,
                     env=env,
+                    definition=config.definition,
                     nccl_log=config.nccl_log,
                     timeout_s=config.timeout_s,
                 )

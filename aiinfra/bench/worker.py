@@ -22,7 +22,9 @@ import socket
 import tempfile
 from dataclasses import dataclass, field
 
-from aiinfra.bench.collectives import MeasureSpec, SizeResult
+from aiinfra.bench.spec import MeasureSpec, SizeResult
+from aiinfra.definition.model import ClusterDefinition
+from aiinfra.nccl.node_env import prepare_worker_env
 
 # NCCL's own subsystems that name the transports, the topology and the settings it read.
 NCCL_LOG_SUBSYS = "INIT,GRAPH,ENV,NET"
@@ -44,6 +46,8 @@ class WorkerTask:
     visible_devices: str | None = None
     """CUDA_VISIBLE_DEVICES to set before CUDA starts (None: keep what the launcher set)."""
     env: dict[str, str] = field(default_factory=dict)
+    """The run's own variables (mode, user), applied after the node's NCCL environment."""
+    definition: ClusterDefinition | None = None
     nccl_log: bool = True
     timeout_s: float = 600.0
 
@@ -58,18 +62,6 @@ class WorkerReport:
     host: str
     environment: dict[str, str]
     nccl_log: str = ""
-
-
-def free_port() -> int:
-    """A TCP port free on this host now, for a group's rendezvous.
-
-    Example:
-        >>> 1024 < free_port() < 65536
-        True
-    """
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("", 0))
-        return int(s.getsockname()[1])
 
 
 def host_ip() -> str:
@@ -98,7 +90,7 @@ def run_task(task: WorkerTask) -> WorkerReport:
     log_dir = tempfile.mkdtemp(prefix="aiinfra-nccl-")
     # NCCL reads its environment at the first communicator, so setting it here, before
     # init_process_group, reaches NCCL even inside a long-lived Ray worker process.
-    os.environ.update(task.env)
+    prepare_worker_env(os.environ, task.definition, task.env)
     if task.visible_devices is not None:
         # Effective only because nothing in this process has touched CUDA yet.
         os.environ["CUDA_VISIBLE_DEVICES"] = task.visible_devices

@@ -93,9 +93,9 @@ def collectives_from_arg(value: str) -> tuple[str, ...]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from aiinfra.bench.collectives import MeasureSpec
     from aiinfra.bench.report import format_table, write_json, write_plot
     from aiinfra.bench.runner import BenchConfig, run_local, run_ray
+    from aiinfra.bench.spec import MeasureSpec
     from aiinfra.definition.loader import load_definition
 
     if args.gpus is not None and args.gpus < 1:

@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from aiinfra.definition.loader import load_definition
 from aiinfra.definition.model import ClusterDefinition, definition_from_env
 from aiinfra.errors import UsageError
-from aiinfra.node.checks.rails import Finding, check_node, failed
+from aiinfra.node.checks import Finding, check_node, failed
 from aiinfra.node.data_ports import data_ports
 from aiinfra.node.discovery import NodeInventory, discover_node
 from aiinfra.node.gpu import RecordedNvml

@@ -41,32 +41,12 @@ def load_definition(path: str | Path) -> ClusterDefinition:
 def load(path: Path) -> ClusterDefinition:
     """Parse, validate and cross-check ``path``; raise DefinitionError listing every problem."""
     file = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise DefinitionError([Problem(file, None, "", f"cannot read: {exc.strerror}")]) from None
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark else None
-        reason = getattr(exc, "problem", None) or str(exc)
-        raise DefinitionError([Problem(file, line, "", f"invalid YAML: {reason}")]) from None
-    if root is None or not isinstance(root, yaml.MappingNode):
-        raise DefinitionError([Problem(file, 1, "", "expected a mapping of fields (name, gpu, rails, ...)")])
-    dupes = list(_duplicate_keys(root, ()))
-    if dupes:
-        raise DefinitionError([Problem(file, line, _dotted(loc), "key given twice") for loc, line in dupes])
-    data = yaml.safe_load(text)
+    root, data = read_located(path)
     try:
         definition = ClusterDefinition.model_validate({**data, "source": file})
     except ValidationError as exc:
-        problems = [
-            Problem(file, _line_of(root, err["loc"]), _dotted(err["loc"]), _describe(err))
-            for err in exc.errors()
-        ]
-        raise DefinitionError(problems) from None
-    problems = [Problem(file, _line_of(root, loc), _dotted(loc), msg) for loc, msg in cross_check(definition)]
+        raise DefinitionError(validation_problems(file, root, exc)) from None
+    problems = [located(file, root, loc, msg) for loc, msg in cross_check(definition)]
     if problems:
         raise DefinitionError(problems)
     return definition
@@ -133,6 +113,47 @@ def definition_warnings(d: ClusterDefinition) -> list[Problem]:
             out.append(Problem(d.source, None, f"nccl.env.{name}", "not a known NCCL variable (typo?)"))
     return out
 
+
+
+def read_located(path: Path, expected: str = "name, gpu, rails, ...") -> tuple[yaml.MappingNode, dict[str, Any]]:
+    """Parse a YAML mapping keeping its node tree (for line numbers); refuse duplicate keys.
+
+    Shared by every strict YAML input (the definition, the node inventory);
+    raises DefinitionError naming file and line.
+
+    Example:
+        >>> root, data = read_located(Path("clusters/local.yaml"))
+        >>> data["backend"], root.start_mark.line + 1  # the first field's line (1-based)
+        ('local', 3)
+    """
+    file = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise DefinitionError([Problem(file, None, "", f"cannot read: {exc.strerror}")]) from None
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark else None
+        reason = getattr(exc, "problem", None) or str(exc)
+        raise DefinitionError([Problem(file, line, "", f"invalid YAML: {reason}")]) from None
+    if root is None or not isinstance(root, yaml.MappingNode):
+        raise DefinitionError([Problem(file, 1, "", f"expected a mapping of fields ({expected})")])
+    dupes = list(_duplicate_keys(root, ()))
+    if dupes:
+        raise DefinitionError([Problem(file, line, _dotted(loc), "key given twice") for loc, line in dupes])
+    return root, yaml.safe_load(text)
+
+
+def validation_problems(file: str, root: yaml.Node, exc: ValidationError) -> list[Problem]:
+    """Every pydantic error of ``exc`` as a Problem located by line in ``root``."""
+    return [Problem(file, _line_of(root, err["loc"]), _dotted(err["loc"]), _describe(err)) for err in exc.errors()]
+
+
+def located(file: str, root: yaml.Node, loc: Loc, message: str) -> Problem:
+    """A Problem for the field at ``loc`` (e.g. ``("rails", 2, "hca")``), with the line it is on."""
+    return Problem(file, _line_of(root, loc), _dotted(loc), message)
 
 def _duplicate_keys(node: yaml.Node, loc: Loc) -> Iterator[tuple[Loc, int]]:
     if isinstance(node, yaml.MappingNode):

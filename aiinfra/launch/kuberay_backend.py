@@ -19,7 +19,6 @@ import logging
 import os
 import secrets
 import time
-import urllib.request
 from typing import Any
 
 from aiinfra.contract import CLUSTER_LABEL, MANAGED_BY, TOKEN_KEY, TOPOLOGY_KEY, topology_configmap_name
@@ -30,6 +29,7 @@ from aiinfra.k8s.portforward import PortForward
 from aiinfra.k8s.preflight import fit, node_rooms
 from aiinfra.k8s.raycluster import LaunchOptions, raycluster, token_secret_name
 from aiinfra.launch.protocol import ClusterStatus, NodeStatus
+from aiinfra.launch.ray_state import ray_nodes
 
 API = "ray.io/v1"
 log = logging.getLogger(__name__)
@@ -190,10 +190,10 @@ class KubeRayBackend:
         """Workers alive in Ray with all their GPUs; None where the head's API cannot be reached."""
         try:
             url, headers = self.dashboard()
-            req = urllib.request.Request(f"{url}/api/v0/nodes?limit=1000", headers=headers)
-            with urllib.request.urlopen(req, timeout=5) as resp:
-                rows = json.load(resp)["data"]["result"]["result"]
-        except (OSError, ValueError, KeyError, AiinfraError):
+        except (OSError, AiinfraError):
+            return None
+        rows = ray_nodes(url, headers)
+        if rows is None:
             return None
         gpus = self.definition.ray.workers.gpus if self.definition.ray else 0
         return sum(

@@ -21,10 +21,8 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import urllib.request
 from pathlib import Path
 
 import psutil
@@ -32,6 +30,8 @@ import psutil
 from aiinfra.definition.model import ClusterDefinition
 from aiinfra.errors import AiinfraError, ClusterNotFound, UsageError
 from aiinfra.launch.protocol import ClusterStatus, NodeStatus
+from aiinfra.launch.ray_state import ray_nodes
+from aiinfra.local_ports import free_port
 
 # Each Ray node gets a small object store: a laptop runs several of them.
 _OBJECT_STORE_BYTES = 200 * 1024 * 1024
@@ -70,7 +70,7 @@ class LocalRayBackend:
         if self._state() is not None:
             raise UsageError(f"a local cluster named '{self.name}' exists; connect to it or `aiinfra down {self.name}`")
         self.temp_dir.mkdir(parents=True, exist_ok=True)
-        gcs_port, dash_port = _free_port(), _free_port()
+        gcs_port, dash_port = free_port(), free_port()
         local = self.definition.local
         head = [
             "--head", f"--port={gcs_port}", f"--dashboard-port={dash_port}", "--dashboard-host=127.0.0.1",
@@ -136,7 +136,7 @@ class LocalRayBackend:
             *args,
             f"--temp-dir={self.temp_dir}",
             "--node-ip-address=127.0.0.1",
-            f"--dashboard-agent-listen-port={_free_port()}",
+            f"--dashboard-agent-listen-port={free_port()}",
             f"--object-store-memory={_OBJECT_STORE_BYTES}",
             "--disable-usage-stats",
         ]
@@ -171,13 +171,8 @@ def local_definition_path(name: str) -> str | None:
 
 def _ray_nodes(dashboard: str) -> list[NodeStatus]:
     """Nodes from the dashboard's state API (no need to join Ray from this process)."""
-    try:
-        with urllib.request.urlopen(f"{dashboard}/api/v0/nodes?limit=1000", timeout=5) as resp:
-            rows = json.load(resp)["data"]["result"]["result"]
-    except (OSError, ValueError, KeyError):
-        return []
     out = []
-    for n in rows:
+    for n in ray_nodes(dashboard) or []:
         resources = n.get("resources_total", {})
         role = "head" if n.get("is_head_node") else "worker"
         out.append(NodeStatus(n["node_id"][:12], role, n.get("state", "?"), float(resources.get("GPU", 0))))
@@ -195,12 +190,6 @@ def _belongs(p: psutil.Process, temp_dir: Path) -> bool:
 def _signal(p: psutil.Process, sig: int) -> None:
     with contextlib.suppress(psutil.Error):
         p.send_signal(sig)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _ray_cli() -> list[str]:

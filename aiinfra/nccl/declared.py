@@ -69,14 +69,43 @@ def declared_env(d: ClusterDefinition) -> list[EnvSetting]:
     return out
 
 
+def pinned_gid_index(d: ClusterDefinition) -> int | None:
+    """The one GID index the definition pins for all its RoCE rails, or None ('auto' or differing).
+
+    NCCL_IB_GID_INDEX is global to a process, so only a single explicit index can be pinned.
+
+    Example:
+        >>> from aiinfra.definition import load_definition
+        >>> pinned_gid_index(load_definition("clusters/a800-ib.yaml")) is None
+        True
+    """
+    indexes = {d.rail_gid_index(r) for r in d.rails if r.link_layer is LinkLayer.ETHERNET}
+    only = next(iter(indexes)) if len(indexes) == 1 else None
+    return only if isinstance(only, int) else None
+
+
+def gpudirect_env(path: str, why: str) -> list[EnvSetting]:
+    """NCCL settings for a GPUDirect path: 'dmabuf', 'peermem', 'off' (by choice) or 'none' (not possible).
+
+    Example:
+        >>> [(s.name, s.value) for s in gpudirect_env("none", "no path")]
+        [('NCCL_NET_GDR_LEVEL', 'LOC'), ('NCCL_DMABUF_ENABLE', '0')]
+    """
+    if path == "dmabuf":
+        return [EnvSetting("NCCL_DMABUF_ENABLE", "1", why)]
+    if path == "peermem":
+        return [EnvSetting("NCCL_DMABUF_ENABLE", "0", why)]
+    if path == "off":
+        return [EnvSetting("NCCL_NET_GDR_LEVEL", "LOC", why)]
+    return [EnvSetting("NCCL_NET_GDR_LEVEL", "LOC", why), EnvSetting("NCCL_DMABUF_ENABLE", "0", why)]
+
+
 def _roce_settings(d: ClusterDefinition) -> list[EnvSetting]:
-    roce = [r for r in d.rails if r.link_layer is LinkLayer.ETHERNET]
-    if not roce:
+    if not any(r.link_layer is LinkLayer.ETHERNET for r in d.rails):
         return []
-    indexes = {d.rail_gid_index(r) for r in roce}
-    explicit = [i for i in indexes if isinstance(i, int)]
-    if len(indexes) == 1 and explicit:
-        return [EnvSetting("NCCL_IB_GID_INDEX", str(explicit[0]), "network.gid_index for the RoCE rails")]
+    pinned = pinned_gid_index(d)
+    if pinned is not None:
+        return [EnvSetting("NCCL_IB_GID_INDEX", str(pinned), "network.gid_index for the RoCE rails")]
     # 'auto' (or differing per-rail indexes): let NCCL pick the RoCE v2 IPv4 GID on
     # each device; aiinfra.nccl.node_env pins the exact index on the node where it can read sysfs.
     return [
@@ -86,20 +115,14 @@ def _roce_settings(d: ClusterDefinition) -> list[EnvSetting]:
 
 
 def _gpudirect_settings(d: ClusterDefinition) -> list[EnvSetting]:
-    mode = d.network.gpudirect
     if not d.rails:
         return []
-    if mode is GpuDirect.DMABUF:
-        return [EnvSetting("NCCL_DMABUF_ENABLE", "1", "GPUDirect RDMA through DMA-BUF (network.gpudirect: dmabuf)")]
-    if mode is GpuDirect.PEERMEM:
-        return [
-            EnvSetting(
-                "NCCL_DMABUF_ENABLE",
-                "0",
-                "GPUDirect RDMA through nvidia_peermem (network.gpudirect: peermem)",
-            )
-        ]
-    return [EnvSetting("NCCL_NET_GDR_LEVEL", "LOC", "GPUDirect RDMA off (network.gpudirect: off): stage via host")]
+    why = {
+        GpuDirect.DMABUF: "GPUDirect RDMA through DMA-BUF (network.gpudirect: dmabuf)",
+        GpuDirect.PEERMEM: "GPUDirect RDMA through nvidia_peermem (network.gpudirect: peermem)",
+        GpuDirect.OFF: "GPUDirect RDMA off (network.gpudirect: off): stage via host",
+    }[d.network.gpudirect]
+    return gpudirect_env(d.network.gpudirect.value, why)
 
 
 def as_dict(settings: list[EnvSetting]) -> dict[str, str]:

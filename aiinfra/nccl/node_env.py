@@ -29,16 +29,21 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, MutableMapping
+import logging
+from collections.abc import Iterable, Mapping, MutableMapping
 from typing import Any
 
-from aiinfra.definition.model import ClusterDefinition, GpuDirect, LinkLayer, Network, definition_from_env
-from aiinfra.nccl.declared import EnvSetting, as_dict, declared_env, ib_hca_value
+from aiinfra.definition.model import ClusterDefinition, Network, definition_from_env
+from aiinfra.errors import AiinfraError
+from aiinfra.nccl.declared import EnvSetting, as_dict, declared_env, gpudirect_env, ib_hca_value, pinned_gid_index
 from aiinfra.node.data_ports import DataPort, data_ports
 from aiinfra.node.discovery import NodeInventory, discover_node
-from aiinfra.node.pcie import PciDistance
+from aiinfra.node.gpudirect import choose_gpudirect, gdr_reach
+from aiinfra.node.interfaces import matching_interfaces
 
-__all__ = ["EnvSetting", "apply_env", "as_dict", "node_env"]
+__all__ = ["EnvSetting", "apply_env", "as_dict", "node_env", "prepare_worker_env"]
+
+log = logging.getLogger(__name__)
 
 
 def node_env(d: ClusterDefinition | None, inv: NodeInventory) -> list[EnvSetting]:
@@ -75,10 +80,7 @@ def _drop_missing_socket_ifname(out: list[EnvSetting], inv: NodeInventory) -> li
     s = next((x for x in out if x.name == "NCCL_SOCKET_IFNAME"), None)
     if s is None or not inv.net_interfaces or s.value.startswith("^"):
         return out
-    exact = s.value.startswith("=")
-    names = [n for n in s.value.lstrip("=").split(",") if n]
-    found = [i for i in inv.net_interfaces for n in names if (i == n if exact else i.startswith(n))]
-    return out if found else [x for x in out if x is not s]
+    return out if matching_interfaces(s.value, inv.net_interfaces) else [x for x in out if x is not s]
 
 
 def apply_env(
@@ -109,6 +111,35 @@ def apply_env(
     return applied
 
 
+def prepare_worker_env(
+    environ: MutableMapping[str, str], definition: ClusterDefinition | None, user_env: Mapping[str, str]
+) -> dict[str, str]:
+    """Prepare one training or benchmark worker's environment: this node's NCCL settings, then the user's.
+
+    The one function both ``aiinfra.train`` and ``aiinfra bench`` workers call, so a benchmark
+    measures exactly what training gets. The definition defaults to the one the pod carries.
+    Only Kubernetes definitions are applied: a local definition describes a laptop, where NCCL's
+    own defaults beat a guessed interface name. Returns what was set.
+
+    Example:
+        >>> env = {}
+        >>> prepare_worker_env(env, None, {"NCCL_ALGO": "Ring"})
+        {'NCCL_ALGO': 'Ring'}
+    """
+    d = definition if definition is not None else definition_from_env(environ)
+    applied: dict[str, str] = {}
+    if d is not None and d.backend == "kubernetes":
+        try:
+            applied = apply_env(environ, d, keep=user_env)
+        except (OSError, ValueError, AiinfraError) as exc:
+            # The node-level view refines the declared one; without sysfs the declared env still works.
+            log.warning("node-level NCCL environment unavailable (%s); using the declared one", exc)
+            applied = as_dict(declared_env(d))
+            environ.update({k: v for k, v in applied.items() if k not in user_env})
+    environ.update(user_env)
+    return {**applied, **user_env}
+
+
 def _ib_hca(ports: list[DataPort]) -> EnvSetting:
     active = [p for p in ports if p.state is not None and p.state.active]
     dropped = [p for p in ports if p not in active]
@@ -127,9 +158,9 @@ def _roce(d: ClusterDefinition | None, ports: list[DataPort]) -> list[EnvSetting
     roce = [p for p in ports if p.state is not None and p.state.active and p.state.link_layer == "Ethernet"]
     if not roce:
         return []
-    explicit = {d.rail_gid_index(r) for r in d.rails if r.link_layer is LinkLayer.ETHERNET} if d else set()
-    if len(explicit) == 1 and isinstance(idx := next(iter(explicit)), int):
-        return [EnvSetting("NCCL_IB_GID_INDEX", str(idx), "gid_index given in the definition")]
+    pinned = pinned_gid_index(d) if d else None
+    if pinned is not None:
+        return [EnvSetting("NCCL_IB_GID_INDEX", str(pinned), "gid_index given in the definition")]
     found = {p.hca: p.state.roce_v2_ipv4_gid() for p in roce if p.state is not None}
     indexes = {g.index for g in found.values() if g is not None}
     if len(indexes) == 1 and all(found.values()):
@@ -148,21 +179,10 @@ def _roce(d: ClusterDefinition | None, ports: list[DataPort]) -> list[EnvSetting
 
 
 def _gpudirect(d: ClusterDefinition | None, inv: NodeInventory, ports: list[DataPort]) -> list[EnvSetting]:
-    support = inv.gpudirect
-    wanted = d.network.gpudirect if d else None
-    if wanted == GpuDirect.OFF:
-        return [EnvSetting("NCCL_NET_GDR_LEVEL", "LOC", "network.gpudirect: off in the definition; stage via host")]
-    if not support.available:
-        why = "no GPUDirect path on this node (nvidia_peermem not loaded, driver not DMA-BUF capable); stage via host"
-        return [EnvSetting("NCCL_NET_GDR_LEVEL", "LOC", why), EnvSetting("NCCL_DMABUF_ENABLE", "0", why)]
-    out = []
-    if support.dmabuf_capable and (wanted != GpuDirect.PEERMEM or not support.peermem_loaded):
-        out.append(EnvSetting("NCCL_DMABUF_ENABLE", "1", "open kernel module and Linux >= 5.12: GPUDirect via DMA-BUF"))
-    else:
-        why = "GPUDirect via nvidia_peermem (loaded)"
-        if wanted == GpuDirect.DMABUF:
-            why += "; the definition asks for DMA-BUF but this node's driver cannot do it"
-        out.append(EnvSetting("NCCL_DMABUF_ENABLE", "0", why))
+    choice = choose_gpudirect(d.network.gpudirect if d else None, inv.gpudirect)
+    out = gpudirect_env(choice.path, choice.why)
+    if choice.path in ("off", "none"):
+        return out
     level = _gdr_level(inv, ports)
     if level is not None:
         out.append(level)
@@ -175,13 +195,13 @@ def _gdr_level(inv: NodeInventory, ports: list[DataPort]) -> EnvSetting | None:
     if not known:
         return None
     worst = max(dist for _, _, dist in known)
-    if worst <= PciDistance.PXB:
+    if gdr_reach(worst) == "switch":
         return EnvSetting(
             "NCCL_NET_GDR_LEVEL", "PXB", "every GPU shares a PCIe switch with its rail's HCA (NCCL default)"
         )
-    far = sorted({f"GPU{g}-{h} {dist.name}" for g, h, dist in known if dist > PciDistance.PXB})
+    far = sorted({f"GPU{g}-{h} {dist.name}" for g, h, dist in known if gdr_reach(dist) != "switch"})
     why = "GPU and HCA meet only at the root complex (" + ", ".join(far) + "); NCCL's default PXB would disable GDR"
-    if worst > PciDistance.PHB:
+    if gdr_reach(worst) == "beyond":
         why = "pairs beyond the root complex do not use GPUDirect (see aiinfra node check): " + ", ".join(far)
     return EnvSetting("NCCL_NET_GDR_LEVEL", "PHB", why)
 

@@ -33,6 +33,7 @@ from typing import Any
 from aiinfra.node.gpu import Gpu, GpuDiscoveryError, discover_gpus
 from aiinfra.node.pcie import PciDistance, distance, locate
 from aiinfra.node.rdma import RdmaDevice, discover_rdma
+from aiinfra.node.sysfs import read_attr
 
 DMABUF_MIN_KERNEL = (5, 12)
 DMABUF_MIN_DRIVER = 515
@@ -121,9 +122,9 @@ def detect_gpudirect(root: Path = Path("/")) -> GpuDirectSupport:
     """
     notes = []
     peermem = (root / "sys" / "module" / "nvidia_peermem").is_dir()
-    kernel = _read(root / "proc" / "sys" / "kernel" / "osrelease") or None
-    banner = _read(root / "proc" / "driver" / "nvidia" / "version")
-    driver = _read(root / "sys" / "module" / "nvidia" / "version") or _driver_from_banner(banner)
+    kernel = read_attr(root / "proc" / "sys" / "kernel" / "osrelease") or None
+    banner = read_attr(root / "proc" / "driver" / "nvidia" / "version")
+    driver = read_attr(root / "sys" / "module" / "nvidia" / "version") or _driver_from_banner(banner)
     open_module = ("Open Kernel Module" in banner) if banner else None
     if not driver:
         notes.append("no NVIDIA kernel module found (/sys/module/nvidia)")
@@ -180,10 +181,3 @@ def _driver_from_banner(banner: str) -> str:
 def _version_tuple(text: str) -> tuple[int, ...]:
     m = re.match(r"(\d+)(?:\.(\d+))?(?:\.(\d+))?", text)
     return tuple(int(x) for x in m.groups() if x is not None) if m else ()
-
-
-def _read(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8", errors="replace").strip()
-    except OSError:
-        return ""

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiinfra.node.pcie import location_of
+from aiinfra.node.sysfs import read_attr, read_int
 
 _RATE = re.compile(r"^\s*([0-9.]+)\s*Gb/sec")
 _ZERO_GID = "0000:0000:0000:0000:0000:0000:0000:0000"
@@ -126,7 +127,7 @@ def _device(root: Path, entry: Path) -> RdmaDevice:
     loc = location_of(root, dev_dir.resolve()) if dev_dir.exists() else None
     net_dir = dev_dir / "net"
     netdevs = sorted(p.name for p in net_dir.iterdir()) if net_dir.is_dir() else []
-    by_port = {_read_int(net_dir / n / "dev_port", 0) + 1: n for n in netdevs}
+    by_port = {read_int(net_dir / n / "dev_port", 0) + 1: n for n in netdevs}
     ports_dir = entry / "ports"
     numbers = sorted(int(p.name) for p in ports_dir.iterdir() if p.name.isdigit()) if ports_dir.is_dir() else []
     ports = tuple(_port(ports_dir / str(n), n, by_port.get(n)) for n in numbers)
@@ -134,15 +135,15 @@ def _device(root: Path, entry: Path) -> RdmaDevice:
 
 
 def _port(d: Path, number: int, netdev: str | None) -> RdmaPort:
-    rate_text = _read(d / "rate")
+    rate_text = read_attr(d / "rate")
     m = _RATE.match(rate_text)
     return RdmaPort(
         number=number,
-        state=_after_colon(_read(d / "state")),
-        phys_state=_after_colon(_read(d / "phys_state")),
+        state=_after_colon(read_attr(d / "state")),
+        phys_state=_after_colon(read_attr(d / "phys_state")),
         rate_gbps=float(m.group(1)) if m else None,
         rate_text=rate_text,
-        link_layer=_read(d / "link_layer"),
+        link_layer=read_attr(d / "link_layer"),
         netdev=netdev,
         gids=tuple(_gids(d)),
     )
@@ -154,28 +155,16 @@ def _gids(port_dir: Path) -> list[Gid]:
         return []
     out = []
     for idx in sorted(int(p.name) for p in gids_dir.iterdir() if p.name.isdigit()):
-        value = _read(gids_dir / str(idx))
+        value = read_attr(gids_dir / str(idx))
         if not value or value == _ZERO_GID:
             continue  # unpopulated slot
         # On IB ports, and on empty RoCE slots, reading the attributes fails with EINVAL.
-        gid_type = _read(port_dir / "gid_attrs" / "types" / str(idx)) or None
-        ndev = _read(port_dir / "gid_attrs" / "ndevs" / str(idx)) or None
+        gid_type = read_attr(port_dir / "gid_attrs" / "types" / str(idx)) or None
+        ndev = read_attr(port_dir / "gid_attrs" / "ndevs" / str(idx)) or None
         out.append(Gid(idx, value, gid_type, ndev))
     return out
 
 
-def _read(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8", errors="replace").strip()
-    except OSError:
-        return ""
-
-
-def _read_int(path: Path, default: int) -> int:
-    try:
-        return int(_read(path), 0)
-    except ValueError:
-        return default
 
 
 def _after_colon(text: str) -> str:

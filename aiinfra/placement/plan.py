@@ -25,14 +25,14 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from aiinfra.errors import AiinfraError, UsageError
+from aiinfra.placement.options import PlacementOptions
 from aiinfra.placement.topology import RankSlot, group_by, ring_crossings
 
 K = TypeVar("K")
 
-STRATEGIES = ("PACK", "STRICT_PACK", "SPREAD", "STRICT_SPREAD")
 
 
 @dataclass(frozen=True)
@@ -122,23 +122,12 @@ class _Shape:
     describe: str = ""
 
 
-def plan(
-    nodes: Sequence[NodeInfo],
-    gpus: int,
-    *,
-    resource: str = "GPU",
-    gpus_per_node: int | None = None,
-    per_node: int | None = None,
-    strategy: str = "PACK",
-    cpus_per_gpu: float = 1,
-    topology_labels: Sequence[str] = (),
-    keep_within: str | None = None,
-    rail_resources: Sequence[str] = (),
-) -> Plan:
+def plan(nodes: Sequence[NodeInfo], gpus: int, options: PlacementOptions | None = None, **given: Any) -> Plan:
     """Choose nodes, bundles and rank order for ``gpus`` ranks of one ``resource`` each.
 
-    ``topology_labels`` are node label keys, innermost (leaf) first. ``keep_within``
-    (one of them) makes a single domain at that level a hard requirement.
+    ``options`` (keyword fields of :class:`PlacementOptions` replace its fields): topology
+    labels innermost (leaf) first; ``keep_within`` (one of them) makes a single domain at
+    that level a hard requirement.
     Raises AiinfraError, naming the numbers, when the cluster can never fit the job.
 
     Example:
@@ -146,18 +135,16 @@ def plan(
         >>> [b["GPU"] for b in plan(nodes, 12).bundles]
         [8, 4]
     """
+    o = PlacementOptions.of(options, **given)
+    resource, strategy, topology_labels, keep_within = o.resource, o.strategy, o.topology_labels, o.keep_within
     if gpus < 1:
         raise UsageError(f"a job needs at least one {resource}, got {gpus}")
-    if strategy not in STRATEGIES:
-        raise UsageError(f"strategy '{strategy}' is not one of {', '.join(STRATEGIES)}")
-    if keep_within is not None and keep_within not in topology_labels:
-        raise UsageError(f"keep_within '{keep_within}' is not one of the topology labels {list(topology_labels)}")
     live = [n for n in nodes if n.alive and n.total(resource) > 0]
     if not live:
         raise AiinfraError(f"cannot place {gpus} {resource}s: the Ray cluster has no live node with a {resource}")
-    size = gpus_per_node or max(n.total(resource) for n in live)
-    cpg = 0.0 if resource == "CPU" else cpus_per_gpu
-    shape = _shape(gpus, resource, size, per_node, strategy, cpg, len(live))
+    size = o.gpus_per_node or max(n.total(resource) for n in live)
+    cpg = 0.0 if resource == "CPU" else o.cpus_per_gpu
+    shape = _shape(gpus, resource, size, o.per_node, strategy, cpg, len(live))
     levels = list(reversed(topology_labels))  # outermost first: pick the spine, then the leaf inside it
     chosen = _choose(live, shape, levels, keep_within, use_totals=False)
     waits = chosen is None
@@ -176,7 +163,7 @@ def plan(
             bundle["CPU"] = count * cpg
         if count == node.total(resource):
             # A whole node also takes its rails, so no other job's bundle lands on its HCAs.
-            bundle.update({r: node.total(r) for r in rail_resources if node.total(r) > 0})
+            bundle.update({r: node.total(r) for r in o.rail_resources if node.total(r) > 0})
         bundles.append(bundle)
         domains = tuple(node.labels.get(k) for k in topology_labels)
         base = len(ranks)

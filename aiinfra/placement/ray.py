@@ -18,21 +18,22 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from aiinfra.contract import RAILS_RESOURCE
 from aiinfra.definition.loader import load_definition
 from aiinfra.definition.model import ClusterDefinition, definition_from_env
 from aiinfra.errors import LaunchTimeout
 from aiinfra.placement.fabric_labels import load_fabric_labels, with_fabric_labels
-from aiinfra.placement.plan import STRATEGIES, NodeInfo, Plan, plan
+from aiinfra.placement.options import STRATEGIES, PlacementOptions
+from aiinfra.placement.plan import NodeInfo, Plan, plan
 from aiinfra.placement.topology import RankSlot
 
-__all__ = ["STRATEGIES", "NodeInfo", "Placement", "Plan", "RankSlot", "nodes_from_ray", "place", "plan"]
+__all__ = [
+    "STRATEGIES", "NodeInfo", "Placement", "PlacementOptions", "Plan", "RankSlot", "nodes_from_ray", "place", "plan",
+]
 
 log = logging.getLogger(__name__)
 
@@ -156,25 +157,14 @@ class Placement:
 
 
 def place(
-    gpus: int,
-    *,
-    gpus_per_node: int | None = None,
-    per_node: int | None = None,
-    strategy: str = "PACK",
-    cpus_per_gpu: float = 1,
-    topology_labels: Sequence[str] | None = None,
-    keep_within: str | None = None,
-    rail_resources: Sequence[str] | None = None,
-    cluster_def: DefinitionLike = None,
-    resource: str = "GPU",
-    timeout_s: float = 60,
-    name: str = "",
+    gpus: int, *, cluster_def: DefinitionLike = None, timeout_s: float = 60, name: str = "", **options: Any
 ) -> Placement:
     """Reserve ``gpus`` GPUs (one rank each) on the connected Ray cluster; wait until ready.
 
-    Defaults come from the cluster definition when one is given or carried by the pod:
-    GPUs per node, topology labels (innermost first), keep_within, and the rail resources
-    a whole-node bundle also takes. ``per_node=1`` asks for exactly one GPU on each of
+    ``options`` are :class:`~aiinfra.placement.options.PlacementOptions` fields; their defaults
+    come from the cluster definition when one is given or carried by the pod (GPUs per node,
+    topology labels innermost first, keep_within, the rail resources a whole-node bundle
+    also takes). ``per_node=1`` asks for exactly one GPU on each of
     ``gpus`` nodes (a per-rail fabric test). Raises AiinfraError when the cluster can
     never fit the request and LaunchTimeout when it does not become ready in time.
 
@@ -187,19 +177,10 @@ def place(
     from ray.exceptions import GetTimeoutError
     from ray.util.placement_group import placement_group, placement_group_table, remove_placement_group
 
-    d = resolve_definition(cluster_def)
-    if d is not None:
-        gpus_per_node = gpus_per_node or (d.gpu.per_node if d.gpu else None)
-        topology_labels = d.topology.labels if topology_labels is None else topology_labels
-        keep_within = keep_within or d.topology.keep_within
-        if rail_resources is None:
-            rail_resources = [RAILS_RESOURCE, *(r.resource_name for r in d.rails)]
+    opts = PlacementOptions.from_definition(resolve_definition(cluster_def), **options)
+    strategy = opts.strategy
     nodes = nodes_from_ray()
-    the_plan = plan(
-        nodes, gpus, resource=resource, gpus_per_node=gpus_per_node, per_node=per_node, strategy=strategy,
-        cpus_per_gpu=cpus_per_gpu, topology_labels=tuple(topology_labels or ()), keep_within=keep_within,
-        rail_resources=tuple(rail_resources if rail_resources is not None else (RAILS_RESOURCE,)),
-    )  # fmt: skip
+    the_plan = plan(nodes, gpus, opts)
     if the_plan.waits:
         log.warning("the chosen nodes are busy now; the placement group waits up to %ss for them", timeout_s)
     try:
@@ -221,7 +202,7 @@ def place(
     actual = placement_group_table(pg).get("bundles_to_node_id", {})
     the_plan = _check_actual(the_plan, actual, {n.node_id: n for n in nodes})
     log.info("placement %s: %s", name or pg.id.hex()[:12], the_plan.describe())
-    return Placement(the_plan, pg, cpus_per_gpu if resource != "CPU" else 1)
+    return Placement(the_plan, pg, opts.cpus_per_gpu if opts.resource != "CPU" else 1)
 
 
 def _check_actual(the_plan: Plan, actual: dict[int, str], nodes: dict[str, NodeInfo]) -> Plan:

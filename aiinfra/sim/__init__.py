@@ -25,6 +25,7 @@ from pathlib import Path
 from aiinfra.definition.loader import load_definition
 from aiinfra.definition.model import ClusterDefinition
 from aiinfra.errors import AiinfraError, UsageError
+from aiinfra.local_ports import free_port
 from aiinfra.sim import nodes as _nodes
 from aiinfra.sim import processes as _proc
 from aiinfra.sim.components import HOST, ORDER, PORTS, Layout, argv, env, healthy
@@ -212,7 +213,7 @@ def _start(state: Path, d: ClusterDefinition, timeout: float) -> SimCluster:
     for name in ORDER:
         ports[name] = {}
         for what in PORTS[name]:
-            ports[name][what] = _proc.free_port(taken)
+            ports[name][what] = free_port(_proc.HOST, taken)
             taken.add(ports[name][what])
     server = f"https://{HOST}:{ports['kube-apiserver']['https']}"
     write_kubeconfig(lay.kubeconfig, lay.pki, server, cluster=f"sim-{d.name}")

@@ -7,7 +7,8 @@ stdout and stderr in ``<state>/logs/<name>.log``. What runs is recorded in
 binary each pid must be running (to never signal a recycled pid) and ports.
 
 Example:
-    >>> from aiinfra.sim.processes import free_port, port_in_use
+    >>> from aiinfra.local_ports import free_port
+    >>> from aiinfra.sim.processes import port_in_use
     >>> p = free_port()
     >>> port_in_use(p)
     False
@@ -72,17 +73,6 @@ def port_in_use(port: int, host: str = HOST) -> bool:
         except OSError:
             return True
     return False
-
-
-def free_port(taken: set[int] | None = None) -> int:
-    """A TCP port on 127.0.0.1 that nobody listens on now (and not in ``taken``)."""
-    for _ in range(100):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-            s.bind((HOST, 0))
-            port = s.getsockname()[1]
-        if not taken or port not in taken:
-            return port
-    raise AiinfraError("could not find a free TCP port on 127.0.0.1")
 
 
 def check_ports_free(name: str, ports: dict[str, int]) -> None:

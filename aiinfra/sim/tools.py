@@ -1,10 +1,12 @@
 """Where the simulator finds its binaries, CRDs and KWOK stages.
 
 Binaries are built from Go modules by ``tests/k8s/build.sh`` (``make
-k8s-tools``) into ``.cache/k8s-tools/bin`` at the repository root, or into
-``$AIINFRA_K8S_TOOLS``. CRD YAML is read from the Go module cache at its real
-path inside each operator's module; the module versions are pinned in
-``tests/k8s/crds/go.mod`` and fetched with ``go mod download -json``.
+k8s-tools``). They are looked up in ``$AIINFRA_K8S_TOOLS``, else in a source
+checkout's ``.cache/k8s-tools/bin``, else (an installed wheel) in the per-user
+cache ``~/.cache/aiinfra/k8s-tools/bin``. CRD YAML is read from the Go module
+cache at its real path inside each operator's module; the module versions are
+pinned in the package data ``aiinfra/sim/crd_modules/go.mod`` and fetched with
+``go mod download -json``.
 
 Example:
     >>> from aiinfra.sim.tools import missing_tools
@@ -21,11 +23,12 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from aiinfra.errors import AiinfraError
+from aiinfra.errors import AiinfraError, UsageError
 
-REPO = Path(__file__).resolve().parents[2]
 TOOLS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok", "ray-operator")
-CRD_MODULES_GOMOD = REPO / "tests" / "k8s" / "crds" / "go.mod"
+CRD_MODULES_GOMOD = Path(__file__).resolve().parent / "crd_modules" / "go.mod"
+_CHECKOUT = Path(__file__).resolve().parents[2]
+"""The repository root when aiinfra runs from a source checkout (not from a wheel)."""
 
 KUBERAY = "github.com/ray-project/kuberay/ray-operator"
 NAD = "github.com/k8snetworkplumbingwg/network-attachment-definition-client"
@@ -67,9 +70,18 @@ KWOK_STAGES = (
 
 
 def tools_dir() -> Path:
-    """The folder holding the built binaries."""
+    """The folder holding the built binaries.
+
+    Example:
+        >>> tools_dir().name
+        'bin'
+    """
     env = os.environ.get("AIINFRA_K8S_TOOLS")
-    return Path(env) if env else REPO / ".cache" / "k8s-tools" / "bin"
+    if env:
+        return Path(env)
+    if (_CHECKOUT / "tests" / "k8s" / "build.sh").is_file():
+        return _CHECKOUT / ".cache" / "k8s-tools" / "bin"
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "aiinfra" / "k8s-tools" / "bin"
 
 
 def missing_tools(names: tuple[str, ...] = TOOLS) -> list[str]:
@@ -83,9 +95,10 @@ def tool(name: str) -> str:
     path = tools_dir() / name
     if not os.access(path, os.X_OK):
         missing = ", ".join(missing_tools())
-        raise AiinfraError(
-            f"{name} is not built ({path} missing; missing: {missing}); "
-            f"run 'make k8s-tools' (tests/k8s/build.sh) first, or set AIINFRA_K8S_TOOLS"
+        raise UsageError(
+            f"{name} is not built ({path} missing; missing: {missing}): in a source checkout run "
+            f"'make k8s-tools' (tests/k8s/build.sh); with an installed aiinfra build them with that script "
+            f"from the aiinfra repository into {tools_dir()} or set AIINFRA_K8S_TOOLS to where they are"
         )
     return str(path)
 
@@ -93,7 +106,7 @@ def tool(name: str) -> str:
 def go_binary() -> str:
     found = os.environ.get("GO") or shutil.which("go") or "/usr/local/go/bin/go"
     if not os.access(found, os.X_OK):
-        raise AiinfraError("the 'go' command is needed to fetch CRD modules; install Go 1.26 or set GO")
+        raise UsageError("the 'go' command is needed to fetch CRD modules: install Go 1.26 (go.dev/dl) or set GO")
     return found
 
 

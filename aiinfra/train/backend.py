@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import socket
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -32,7 +31,9 @@ from ray.train.v2._internal.execution.callback import ControllerCallback
 from aiinfra.contract import BACKEND_ENV, RANK_MAP_ENV, SINK_ENV
 from aiinfra.definition.model import ClusterDefinition
 from aiinfra.errors import AiinfraError
-from aiinfra.nccl.declared import as_dict, declared_env
+from aiinfra.local_ports import free_port
+from aiinfra.nccl.node_env import prepare_worker_env
+from aiinfra.placement.options import PlacementOptions
 from aiinfra.placement.topology import RankSlot, WorkerSpot, leaf_order_report, ring_crossings, topology_rank_order
 
 log = logging.getLogger(__name__)
@@ -80,31 +81,13 @@ class AiinfraTorchConfig(TorchConfig):
         return AiinfraTorchBackend
 
 
-def apply_worker_env(definition: ClusterDefinition | None, user_env: dict[str, str]) -> dict[str, str]:
-    """On a worker: this node's NCCL environment, then the user's, into os.environ; returns what was set.
-
-    Only for Kubernetes definitions: a local definition describes a laptop, where
-    NCCL's own defaults beat a guessed interface name.
-    """
-    applied: dict[str, str] = {}
-    if definition is not None and definition.backend == "kubernetes":
-        try:
-            # aiinfra.nccl.node_env refines the declared env from this node's hardware (active ports, GID, GPUDirect).
-            from aiinfra.nccl.node_env import apply_env
-
-            applied = apply_env(os.environ, definition, keep=user_env)
-        except Exception as exc:  # the node-level view is a refinement; the declared env still works
-            log.warning("node-level NCCL environment unavailable (%s); using the declared one", exc)
-            applied = as_dict(declared_env(definition))
-            os.environ.update(applied)
-    os.environ.update(user_env)
-    return {**applied, **user_env}
+def prepare_env_on_worker(definition: ClusterDefinition | None, user_env: dict[str, str]) -> dict[str, str]:
+    """Runs on each Ray Train worker: the same preparation as a benchmark worker's."""
+    return prepare_worker_env(os.environ, definition, user_env)
 
 
 def _address_and_port() -> tuple[str, int]:
-    with socket.socket() as s:
-        s.bind(("", 0))
-        return ray.util.get_node_ip_address(), int(s.getsockname()[1])
+    return ray.util.get_node_ip_address(), free_port("")
 
 
 def _init_process_group(backend: str, rank: int, world_size: int, addr: str, port: int, timeout_s: int,
@@ -137,7 +120,7 @@ class AiinfraTorchBackend(_TorchBackend):
     def on_start(self, worker_group: Any, backend_config: AiinfraTorchConfig) -> None:  # type: ignore[override]
         cfg = backend_config
         backend = cfg.backend or ("nccl" if worker_group.get_resources_per_worker().get("GPU", 0) > 0 else "gloo")
-        envs = worker_group.execute(apply_worker_env, cfg.definition, dict(cfg.env))
+        envs = worker_group.execute(prepare_env_on_worker, cfg.definition, dict(cfg.env))
         workers = worker_group.get_workers()
         spots = [
             WorkerSpot(w.metadata.node_id, w.metadata.node_ip, w.distributed_context.node_rank,
@@ -174,15 +157,15 @@ class AiinfraTorchBackend(_TorchBackend):
 class NodeSelection(ControllerCallback):
     """Restricts each new worker group to the nodes the planner picks (fewest leaves)."""
 
-    def __init__(self, plan_kwargs: dict[str, Any]) -> None:
-        self.plan_kwargs = plan_kwargs
+    def __init__(self, placement: PlacementOptions) -> None:
+        self.placement = placement
 
     def on_controller_start_worker_group(self, *, scaling_config: Any, num_workers: int) -> dict[str, str] | None:
         from aiinfra.placement.plan import plan
         from aiinfra.placement.ray import nodes_from_ray
 
         try:
-            chosen = plan(nodes_from_ray(), num_workers, **self.plan_kwargs)
+            chosen = plan(nodes_from_ray(), num_workers, self.placement)
         except AiinfraError as exc:  # fit() checked up front; leave a changed cluster to Ray
             log.warning("no topology-aware node choice for %d workers: %s", num_workers, exc)
             return None

@@ -32,7 +32,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from aiinfra.definition.model import ClusterDefinition
 from aiinfra.errors import UsageError
+from aiinfra.placement.options import PlacementOptions
 from aiinfra.placement.plan import plan
 from aiinfra.placement.ray import DefinitionLike, nodes_from_ray, resolve_definition
 from aiinfra.placement.topology import RankSlot
@@ -96,49 +98,24 @@ def fit(
         >>> print(r.describe())  # doctest: +SKIP
     """
     import ray
-    from ray.train import RunConfig, ScalingConfig
-    from ray.train.torch import TorchTrainer
 
-    from aiinfra.train.backend import AiinfraTorchConfig, NodeSelection, ReportSink
+    from aiinfra.train.backend import ReportSink
 
-    if gpus and workers is not None and workers != gpus:
-        raise UsageError(f"one worker per GPU: workers={workers} does not match gpus={gpus}")
-    count = gpus or workers or 0
-    if count < 1:
-        raise UsageError("fit() needs gpus=N (one worker per GPU) or workers=N (CPU workers)")
-    if rank_order not in ("topology", "ray"):
-        raise UsageError(f"rank_order must be 'topology' or 'ray', not '{rank_order}'")
+    count = _worker_count(gpus, workers, rank_order)
     d = resolve_definition(cluster_def)
-    labels = tuple(topology_labels if topology_labels is not None else (d.topology.labels if d else ()))
-    plan_kwargs: dict[str, Any] = {
-        "resource": "GPU" if gpus else "CPU",
-        "strategy": strategy,
-        "cpus_per_gpu": cpus_per_worker,
-        "topology_labels": labels,
-        "keep_within": d.topology.keep_within if d else None,
-        "gpus_per_node": d.gpu.per_node if d and d.gpu and gpus else None,
-    }
+    placement = PlacementOptions.from_definition(
+        d, resource="GPU" if gpus else "CPU", strategy=strategy, cpus_per_gpu=cpus_per_worker,
+        topology_labels=topology_labels,
+    )  # fmt: skip
     # Fail before Ray Train waits on a placement group that can never be satisfied.
-    log.info("planned: %s", plan(nodes_from_ray(), count, **plan_kwargs).describe())
+    log.info("planned: %s", plan(nodes_from_ray(), count, placement).describe())
     sink_name = f"aiinfra-fit-{uuid.uuid4().hex[:12]}"
     sink = ReportSink.options(name=sink_name).remote()  # type: ignore[attr-defined]
-    torch_config = AiinfraTorchConfig(
-        backend=backend or ("nccl" if gpus else "gloo"), definition=d, env=dict(env or {}),
-        topology_labels=labels, rank_order=rank_order, sink=sink, sink_name=sink_name,
-    )  # fmt: skip
-    # Ray Train V2 runs any RayTrainCallback it is given (its types say UserCallback only).
-    callbacks: list[Any] = [NodeSelection(plan_kwargs)]
-    per_worker = {"GPU": 1, "CPU": cpus_per_worker} if gpus else {"CPU": cpus_per_worker}
-    trainer = TorchTrainer(
-        train_loop,
-        train_loop_config=dict(config or {}),
-        torch_config=torch_config,
-        scaling_config=ScalingConfig(
-            num_workers=count, use_gpu=bool(gpus), resources_per_worker=per_worker, placement_strategy=strategy
-        ),
-        run_config=RunConfig(name=name, storage_path=storage_path, callbacks=callbacks),
-    )
     try:
+        trainer, backend_name = _trainer(
+            train_loop, count, bool(gpus), placement, d, dict(config or {}), backend, rank_order,
+            dict(env or {}), (sink, sink_name), name, storage_path,
+        )  # fmt: skip
         result = trainer.fit()
         raw, history = ray.get(sink.get.remote())
         report = raw or {}
@@ -146,7 +123,7 @@ def fit(
         ray.kill(sink)
     out = FitResult(
         result=result,
-        backend=report.get("backend", torch_config.backend or ""),
+        backend=report.get("backend", backend_name),
         rank_map={s["rank"]: RankSlot.from_dict(s) for s in report.get("rank_map", [])},
         nccl_env=report.get("nccl_env", {}),
         leaves=report.get("leaves", {}),
@@ -154,6 +131,49 @@ def fit(
     )
     log.info("aiinfra.train.fit done: %s", out.describe())
     return out
+
+
+def _worker_count(gpus: int, workers: int | None, rank_order: str) -> int:
+    if gpus and workers is not None and workers != gpus:
+        raise UsageError(f"one worker per GPU: workers={workers} does not match gpus={gpus}")
+    count = gpus or workers or 0
+    if count < 1:
+        raise UsageError("fit() needs gpus=N (one worker per GPU) or workers=N (CPU workers)")
+    if rank_order not in ("topology", "ray"):
+        raise UsageError(f"rank_order must be 'topology' or 'ray', not '{rank_order}'")
+    return count
+
+
+def _trainer(
+    train_loop: Callable[..., None], count: int, use_gpu: bool, placement: PlacementOptions,
+    d: ClusterDefinition | None, config: dict[str, Any], backend: str | None, rank_order: str,
+    env: dict[str, str], sink: tuple[Any, str], name: str | None, storage_path: str | None,
+) -> tuple[Any, str]:  # fmt: skip
+    """Ray Train's TorchTrainer with aiinfra's backend (NCCL env, rank order) and node selection."""
+    from ray.train import RunConfig, ScalingConfig
+    from ray.train.torch import TorchTrainer
+
+    from aiinfra.train.backend import AiinfraTorchConfig, NodeSelection
+
+    torch_config = AiinfraTorchConfig(
+        backend=backend or ("nccl" if use_gpu else "gloo"), definition=d, env=env,
+        topology_labels=placement.topology_labels, rank_order=rank_order, sink=sink[0], sink_name=sink[1],
+    )  # fmt: skip
+    # Ray Train V2 runs any RayTrainCallback it is given (its types say UserCallback only).
+    callbacks: list[Any] = [NodeSelection(placement)]
+    cpus = placement.cpus_per_gpu
+    per_worker = {"GPU": 1, "CPU": cpus} if use_gpu else {"CPU": cpus}
+    trainer = TorchTrainer(
+        train_loop,
+        train_loop_config=config,
+        torch_config=torch_config,
+        scaling_config=ScalingConfig(
+            num_workers=count, use_gpu=use_gpu, resources_per_worker=per_worker,
+            placement_strategy=placement.strategy,
+        ),
+        run_config=RunConfig(name=name, storage_path=storage_path, callbacks=callbacks),
+    )
+    return trainer, torch_config.backend or ""
 
 
 def report(metrics: Mapping[str, Any], checkpoint: Any = None) -> None:

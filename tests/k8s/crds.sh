@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Print the path of every CRD YAML the simulated cluster installs, read from
 # the Go module cache at its real place inside each operator's module. The
-# module versions are the ones pinned in tests/k8s/crds/go.mod; the file list
+# module versions are the ones pinned in aiinfra/sim/crd_modules/go.mod (package data); the file list
 # is aiinfra/sim/tools.py CRD_FILES (one source of truth, used by `sim up`).
 #   tests/k8s/crds.sh            # paths, one a line
 #   tests/k8s/crds.sh --modules  # module@version -> module cache dir

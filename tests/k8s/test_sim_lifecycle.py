@@ -11,7 +11,8 @@ import pytest
 
 from aiinfra import sim
 from aiinfra.errors import AiinfraError
-from aiinfra.sim.processes import check_ports_free, free_port, port_in_use
+from aiinfra.local_ports import free_port
+from aiinfra.sim.processes import check_ports_free, port_in_use
 
 SIM_DEFINITION = Path(__file__).resolve().parents[2] / "clusters" / "a800-ib.yaml"
 

@@ -1,22 +1,12 @@
-"""Check a node's GPUs and RDMA ports against its cluster definition.
-
-Each :class:`Finding` names the device, how bad it is and what to do. Errors
-mean NCCL will run slower than the definition promises (or fall back to
-sockets); warnings are worth a look; info is context.
-
-Without a definition only what needs no expectation is checked: ports that
-are down, GPU-HCA pairs on different sockets, a missing GPUDirect path.
+"""Rail checks: each rail's HCA and port against the definition.
 
 Example:
-    >>> import json
-    >>> from pathlib import Path
     >>> from aiinfra.definition import load_definition
     >>> from aiinfra.node.discovery import discover_node
-    >>> from aiinfra.node.gpu import RecordedNvml
-    >>> inv = discover_node(Path("tests/fixtures/sysfs/a800-ib-degraded"),
-    ...                     RecordedNvml(json.load(open("tests/fixtures/nvml/a800-8gpu.json"))))
-    >>> [(f.code, f.device) for f in check_node(inv, load_definition("clusters/a800-ib.yaml")) if f.severity == "error"]
-    [('port-down', 'mlx5_3:1'), ('rate-low', 'mlx5_4:1')]
+    >>> from aiinfra.node.gpu import NoNvml
+    >>> inv = discover_node("tests/fixtures/sysfs/a800-ib-degraded", NoNvml())
+    >>> sorted({f.code for f in check_rails(inv, load_definition("clusters/a800-ib.yaml"), {})})
+    ['port-down', 'rate-low']
 """
 
 from __future__ import annotations
@@ -24,39 +14,28 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from aiinfra.definition.model import ClusterDefinition, LinkLayer, Rail
-from aiinfra.findings import Finding, Severity, by_severity, failed
-from aiinfra.node.checks.host import check_environ, check_gpudirect, check_gpus, check_socket_ifname
+from aiinfra.findings import Finding, Severity
+from aiinfra.node.checks import node_check
 from aiinfra.node.discovery import NodeInventory
+from aiinfra.node.gpudirect import gdr_reach
 from aiinfra.node.pcie import PciDistance
 from aiinfra.node.rdma import RdmaPort
 
-__all__ = ["Finding", "check_node", "failed"]
 
-
-def check_node(
-    inv: NodeInventory, d: ClusterDefinition | None = None, environ: Mapping[str, str] | None = None
-) -> list[Finding]:
-    """All findings for this node, errors first; ``environ`` (e.g. os.environ) is checked for stray NCCL knobs.
+@node_check("rails", order=10)
+def check_rails(inv: NodeInventory, d: ClusterDefinition | None, environ: Mapping[str, str]) -> list[Finding]:
+    """Each rail's HCA and port against the definition (state, rate, link layer, RoCE GID, PCIe affinity);
+    without rails, every RDMA port that is down.
 
     Example:
-        >>> import json
         >>> from aiinfra.node.discovery import discover_node
-        >>> from aiinfra.node.gpu import RecordedNvml
-        >>> nvml = RecordedNvml(json.load(open("tests/fixtures/nvml/2xh200.json")))
-        >>> [f.code for f in check_node(discover_node("tests/fixtures/sysfs/h200-vm", nvml))]
-        ['no-rdma']
+        >>> from aiinfra.node.gpu import NoNvml
+        >>> [f.device for f in check_rails(discover_node("tests/fixtures/sysfs/a800-ib-degraded", NoNvml()), None, {})]
+        ['mlx5_3:1']
     """
-    out: list[Finding] = []
-    if d is not None and d.rails:
-        for rail in d.rails:
-            out.extend(_check_rail(inv, d, rail))
-    else:
-        out.extend(_check_unmanaged_ports(inv))
-    out.extend(check_gpus(inv, d))
-    out.extend(check_gpudirect(inv, d))
-    out.extend(check_socket_ifname(inv, d))
-    out.extend(check_environ(environ or {}, d))
-    return by_severity(out)
+    if d is None or not d.rails:
+        return _check_unmanaged_ports(inv)
+    return [f for rail in d.rails for f in _check_rail(inv, d, rail)]
 
 
 def _check_rail(inv: NodeInventory, d: ClusterDefinition, rail: Rail) -> list[Finding]:
@@ -153,7 +132,7 @@ def _check_affinity(inv: NodeInventory, rail: Rail) -> list[Finding]:
     out = []
     for g in rail.gpus:
         dist = inv.distance(g, rail.hca)
-        if dist is None or dist <= PciDistance.PXB:
+        if dist is None or gdr_reach(dist) == "switch":
             continue
         severity: Severity = "error" if dist is PciDistance.SYS else "warning" if dist is PciDistance.NODE else "info"
         what = {

@@ -1,0 +1,42 @@
+"""Node-side code runs on a bare node: importing it pulls in neither Ray, torch nor the
+Kubernetes client (import-linter checks the static imports; this checks what really loads)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+NODE_SIDE = [
+    "aiinfra.node.discovery",
+    "aiinfra.node.checks",
+    "aiinfra.nccl.node_env",
+    "aiinfra.nccl.log",
+    "aiinfra.definition",
+    "aiinfra.net.netplan",
+    "aiinfra.net.host_apply",
+    "aiinfra.net.host_verify",
+    "aiinfra.cli.net.host",
+]
+HEAVY = ("ray", "torch", "kubernetes")
+
+
+def heavy_modules_after_import(module: str) -> list[str]:
+    """Top-level heavy packages loaded after ``import module`` in a fresh interpreter."""
+    code = f"import sys, json, {module}; print(json.dumps(sorted({{m.split('.')[0] for m in sys.modules}})))"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    return [m for m in json.loads(out.stdout) if m in HEAVY]
+
+
+@pytest.mark.parametrize("module", NODE_SIDE)
+def test_node_side_module_loads_no_heavy_client(module: str) -> None:
+    assert heavy_modules_after_import(module) == []
+
+
+def test_the_check_can_fail() -> None:
+    assert "ray" in heavy_modules_after_import("aiinfra.train.backend")
