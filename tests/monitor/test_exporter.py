@@ -74,7 +74,9 @@ def test_faults_are_reported(make_exporter) -> None:
     assert samples(text, "aiinfra_gpu_row_remap_failure")['{gpu="5"}'] == 1
     assert samples(text, "aiinfra_gpu_pcie_link_downtrained") == {f'{{gpu="{i}"}}': int(i == 6) for i in range(8)}
     assert samples(text, "aiinfra_gpu_nvlink_up")['{gpu="4",link="3"}'] == 0
-    assert samples(text, "aiinfra_node_check_pass")['{check="rails",reason="port-down,rate-low"}'] == 0
+    checks = samples(text, "aiinfra_node_check_pass")
+    assert checks['{check="rails",reason="port-down,rate-low"}'] == 0
+    assert checks['{check="gpus",reason="nvlink-down"}'] == 0  # GPU4 link 3 of the faulty recording
     # GPU7's violation call fails: the collector says so, the other collectors are unaffected.
     success = samples(text, "aiinfra_collector_success")
     assert success['{collector="gpu_throttle"}'] == 0
