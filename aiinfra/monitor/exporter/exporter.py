@@ -87,6 +87,7 @@ class Exporter:
     def collect(self) -> Iterator[Metric]:
         meta = Scrape("exporter")
         meta.add(BUILD, 1, version=_VERSION)
+        merged: dict[str, Metric] = {}
         for c in self.collectors:
             scrape = Scrape(c.name)
             t0 = time.perf_counter()
@@ -99,9 +100,15 @@ class Exporter:
             meta.add(SUCCESS, 0 if scrape.errors else 1, collector=c.name)
             for reason, n in scrape.errors.items():
                 self.error_totals[(c.name, reason)] += n
-            yield from scrape.families()
+            for family in scrape.families():
+                # Several GPU collectors report aiinfra_gpu_field_unavailable: one family per name in the output.
+                if family.name in merged:
+                    merged[family.name].samples.extend(family.samples)
+                else:
+                    merged[family.name] = family
         for (name, reason), n in sorted(self.error_totals.items()):
             meta.add(ERRORS, n, collector=name, reason=reason)
+        yield from merged.values()
         yield from meta.families()
 
     def registry(self) -> CollectorRegistry:

@@ -16,7 +16,7 @@ from aiinfra.monitor.exporter.metrics import Scrape, counter
 from aiinfra.monitor.exporter.registry import ExporterConfig, register
 
 HW_COUNTER = counter(
-    "aiinfra_infiniband_hw_counter_total",
+    "aiinfra_infiniband_hw_events_total",
     "mlx5 hw_counters file node_exporter does not export, by kernel name.",
     "device", "port", "counter",
 )  # fmt: skip
