@@ -6,7 +6,7 @@ export AIINFRA_K8S_TOOLS := $(K8S_TOOLS)
 MONITOR_TOOLS ?= $(CURDIR)/.cache/monitor-tools/bin
 export AIINFRA_MONITOR_TOOLS := $(MONITOR_TOOLS)
 
-.PHONY: install system-deps lint test test-fast golden demo demo-k8s k8s-tools k8s-crds bench bench-k8s clean
+.PHONY: install system-deps lint test test-fast golden demo demo-k8s k8s-tools k8s-crds monitor-tools bench bench-k8s bench-exporter clean
 
 install:            ## the package with training extras and dev tools
 	$(PYTHON) -m pip install -q -e '.[train,dev]'
@@ -27,7 +27,7 @@ lint:               ## ruff, mypy and the layer rules (import-linter, pyproject.
 	lint-imports
 
 # pytest exits 5 when it collected nothing; for a marker-filtered run that is not a failure.
-test: install system-deps k8s-tools lint ## everything (installs and builds what it needs first): lint, goldens, unit tests, docstring examples, e2e
+test: install system-deps k8s-tools monitor-tools lint ## everything (installs and builds what it needs first): lint, goldens, unit tests, docstring examples, e2e
 	$(PYTEST) -q -ra --doctest-modules tests aiinfra; rc=$$?; [ $$rc -eq 5 ] && exit 0; exit $$rc
 
 test-fast:          ## no Ray clusters, no Kubernetes
@@ -38,6 +38,9 @@ golden:             ## rewrite golden files (RayClusters, schema, CLI outputs); 
 
 k8s-tools:          ## build etcd, kube-*, kwok, ray-operator, helm from Go modules (no-op when fresh)
 	bash tests/k8s/build.sh
+
+monitor-tools:      ## build prometheus, promtool (3.x, -tags remove_all_sd) and node_exporter from Go modules (no-op when fresh)
+	bash tests/monitor/build.sh
 
 k8s-crds:           ## download the CRD modules (KubeRay, Multus, network operators, prometheus-operator)
 	bash tests/k8s/crds.sh >/dev/null
@@ -54,6 +57,9 @@ bench:              ## launch latency and driver memory on the local default
 bench-k8s: k8s-tools ## build times, sim up with 4 and 1000 nodes, launch() to ready for 2 and 64 workers
 	$(PYTHON) benchmarks/k8s_tools_build.py --nodes 4 1000
 	$(PYTHON) benchmarks/k8s_launch.py --nodes 64 --workers 2 64
+
+bench-exporter: monitor-tools ## aiinfra exporter vs node_exporter (infiniband+bonding) on the 8-GPU 8-rail tree
+	$(PYTHON) benchmarks/exporter_vs_node_exporter.py
 
 clean:
 	rm -rf .pytest_cache .mypy_cache .ruff_cache build *.egg-info

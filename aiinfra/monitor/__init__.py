@@ -1,5 +1,7 @@
-"""Monitoring: the aiinfra exporter, alert rules, dashboards and the monitoring stack.
+"""Monitoring: the aiinfra node exporter, alert rules, dashboards and the monitoring stack.
 
-``aiinfra.monitor.rules`` and ``aiinfra.monitor.dashboards`` are pure renderers: they turn a
-cluster definition into Prometheus rules, promtool unit tests and Grafana dashboard JSON.
+``monitor.exporter`` covers only what node_exporter and dcgm-exporter miss (docs/monitoring.md) and
+runs on a bare node; ``monitor.exporter_deploy`` renders its DaemonSet and the upstream exporters'
+settings; ``monitor.rules``, ``monitor.dashboards`` and ``monitor.stack`` are pure renderers of
+Prometheus rules, promtool tests, Grafana dashboards and kube-prometheus-stack values.
 """

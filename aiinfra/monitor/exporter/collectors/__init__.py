@@ -1,0 +1,1 @@
+"""One module per subject; each registers its collector with ``@register`` on import."""

@@ -1,0 +1,47 @@
+"""Throttle time as counters: how long clocks were held down, per reason.
+
+``nvmlDeviceGetViolationStatus`` returns nanoseconds accumulated since the driver loaded;
+``rate(aiinfra_gpu_violation_seconds_total{reason="thermal"}[5m])`` is then the fraction of
+time the GPU was thermally throttled.
+
+Example:
+    >>> from aiinfra.monitor.exporter.metrics import Scrape
+    >>> from aiinfra.monitor.exporter.nvml_replay import ReplayNvml
+    >>> from aiinfra.monitor.exporter.registry import ExporterConfig
+    >>> nvml = ReplayNvml({"gpus": [{"name": "G", "pci_bus_id": "0:1:0.0", "violation_ns": {"thermal": 2500000000}}]})
+    >>> s = Scrape("gpu_throttle"); GpuThrottleCollector(ExporterConfig(nvml=nvml)).collect(s)
+    >>> [(x.labels["reason"], x.value) for m in s.families() for x in m.samples if m.name.startswith("aiinfra_gpu_v")]
+    [('thermal', 2.5)]
+"""
+
+from __future__ import annotations
+
+from aiinfra.monitor.exporter.metrics import Scrape, counter
+from aiinfra.monitor.exporter.nvml_record import VIOLATIONS
+from aiinfra.monitor.exporter.nvml_session import NvmlSession, session_for
+from aiinfra.monitor.exporter.registry import ExporterConfig, register
+
+VIOLATION = counter(
+    "aiinfra_gpu_violation_seconds_total", "Time clocks were held below target, by reason.", "gpu", "reason"
+)
+
+
+@register
+class GpuThrottleCollector:
+    name = "gpu_throttle"
+
+    def __init__(self, config: ExporterConfig) -> None:
+        self.session: NvmlSession | None = session_for(config.nvml)
+
+    def collect(self, s: Scrape) -> None:
+        if self.session is None:
+            return
+        for index, handle in self.session.gpus(s):
+            for policy, reason in VIOLATIONS.items():
+                v = self.session.call(s, index, f"violation.{reason}", "nvmlDeviceGetViolationStatus", handle, policy)
+                if v is not None:
+                    s.add(VIOLATION, v.violationTime / 1e9, gpu=str(index), reason=reason)
+
+    def close(self) -> None:
+        if self.session is not None:
+            self.session.close()
