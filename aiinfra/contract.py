@@ -58,3 +58,14 @@ def topology_configmap_name(cluster: str) -> str:
         'demo-topology'
     """
     return f"{cluster}-topology"
+
+
+# Metrics the network test writes (a Prometheus textfile) and the alert rules read.
+FABRIC_PASSED_METRIC = "aiinfra_fabric_test_passed"
+FABRIC_SOCKET_METRIC = "aiinfra_fabric_test_nccl_socket_fallback"
+"""{node}: 1 where NCCL fell back to sockets."""
+FABRIC_RAIL_RATIO_METRIC = "aiinfra_fabric_test_rail_busbw_ratio"
+"""{node,rail}: the rail's best pair busbw / line rate."""
+FABRIC_LAST_RUN_METRIC = "aiinfra_fabric_test_last_run_timestamp_seconds"
+"""When the test finished (Unix seconds)."""
+

@@ -3,8 +3,8 @@
 The network test (``aiinfra net test``) writes these gauges as a Prometheus textfile that
 node_exporter's textfile collector serves on each node (names in docs/alerts.md):
 
-- ``aiinfra_fabric_test_nccl_socket_transport{rail?}`` 1 when NCCL ran over sockets instead of IB/RoCE;
-- ``aiinfra_fabric_test_rail_bandwidth_ratio{rail,device,port}`` measured / expected bandwidth of one rail;
+- ``aiinfra_fabric_test_nccl_socket_fallback{node}`` 1 when NCCL ran over sockets instead of IB/RoCE;
+- ``aiinfra_fabric_test_rail_busbw_ratio{node,rail}`` measured / expected bandwidth of one rail;
 - ``aiinfra_fabric_test_last_run_timestamp_seconds`` when the test last finished on the node.
 
 Example:
@@ -23,8 +23,8 @@ from aiinfra.monitor.rules.thresholds import Thresholds
 
 def finding_alerts(t: Thresholds) -> list[Alert]:
     """Alerts on the fabric test's published results."""
-    rail = 'node="gpu-1",rail="rail0",device="mlx5_2",port="1"'
-    who = {"node": "gpu-1", "rail": "rail0", "device": "mlx5_2", "port": "1"}
+    rail = 'node="gpu-1",rail="rail0"'
+    who = {"node": "gpu-1", "rail": "rail0"}
     return [
         _alert(
             "FabricTestNcclOnSockets",
@@ -48,7 +48,7 @@ def finding_alerts(t: Thresholds) -> list[Alert]:
             f"{m.FABRIC_RAIL_RATIO} < {t.fabric_rail_ratio}",
             "0s",
             Severity.WARNING,
-            "Rail {{ $labels.rail }} ({{ $labels.device }}) of {{ $labels.node }} measured below "
+            "Rail {{ $labels.rail }} of {{ $labels.node }} measured below "
             f"{t.fabric_rail_ratio:.0%} of its bandwidth",
             f"The fabric test measured this rail below {t.fabric_rail_ratio:.0%} of its expected bandwidth.",
             "IbRateDegraded and error alerts of the rail; ibstat; the test's per-peer results to tell the node's "

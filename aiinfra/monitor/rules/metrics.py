@@ -12,6 +12,8 @@ Example:
 
 from __future__ import annotations
 
+from aiinfra.contract import FABRIC_LAST_RUN_METRIC, FABRIC_RAIL_RATIO_METRIC, FABRIC_SOCKET_METRIC
+
 # Scrape jobs (the `job` label Prometheus sets from each Service / PodMonitor).
 JOB_NODE_EXPORTER = "node-exporter"
 JOB_DCGM = "nvidia-dcgm-exporter"
@@ -78,7 +80,7 @@ IB_DOWNSHIFT = "aiinfra_infiniband_port_downshift"
 IB_RAIL_PRESENT = "aiinfra_infiniband_rail_present"
 IB_PORT_INFO = "aiinfra_infiniband_port_info"
 IB_EXPECTED_RATE = "aiinfra_infiniband_port_expected_rate_bytes_per_second"
-IB_HW_COUNTER = "aiinfra_infiniband_hw_counter_total"
+IB_HW_COUNTER = "aiinfra_infiniband_hw_events_total"
 BOND_PRESENT = "aiinfra_bond_present"
 BOND_PARTNER_MAC_ZERO = "aiinfra_bond_partner_mac_zero"
 BOND_SLAVE_MII_UP = "aiinfra_bond_slave_mii_up"
@@ -92,9 +94,9 @@ CONFORMANCE = "aiinfra_node_check_pass"
 DCGM_CLOCK_EVENTS = "DCGM_EXP_CLOCK_EVENTS_COUNT"
 
 # The network test (aiinfra net test) writes these; docs/alerts.md defines them.
-FABRIC_SOCKET = "aiinfra_fabric_test_nccl_socket_transport"
-FABRIC_RAIL_RATIO = "aiinfra_fabric_test_rail_bandwidth_ratio"
-FABRIC_LAST_RUN = "aiinfra_fabric_test_last_run_timestamp_seconds"
+FABRIC_SOCKET = FABRIC_SOCKET_METRIC
+FABRIC_RAIL_RATIO = FABRIC_RAIL_RATIO_METRIC
+FABRIC_LAST_RUN = FABRIC_LAST_RUN_METRIC
 
 # KubeRay operator (--metrics-addr; KubeRay >= 1.4) and Ray's own metrics port.
 KUBERAY_CLUSTER_INFO = "kuberay_cluster_info"

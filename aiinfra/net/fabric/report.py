@@ -23,9 +23,16 @@ import base64
 import html
 import io
 import json
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from aiinfra.contract import (
+    FABRIC_LAST_RUN_METRIC,
+    FABRIC_PASSED_METRIC,
+    FABRIC_RAIL_RATIO_METRIC,
+    FABRIC_SOCKET_METRIC,
+)
 from aiinfra.findings import Finding
 from aiinfra.net.fabric.localise import Fault, Localisation
 
@@ -45,6 +52,8 @@ class FabricReport:
     localisation: Localisation | None = None
     line_gb_s: float = 25.0
     socket_fallback: list[str] = field(default_factory=list)
+    finished: float = field(default_factory=time.time)
+    """When the test finished (Unix seconds), exported so an alert sees a test that stopped running."""
 
     @classmethod
     def from_localisation(cls, loc: Localisation, line_gb_s: float,
@@ -114,26 +123,28 @@ class FabricReport:
 
     def metrics(self) -> str:
         """Prometheus text exposition of the findings (names in the module docstring)."""
-        out = ["# HELP aiinfra_fabric_test_passed 1 when the fabric test found nothing.",
-               "# TYPE aiinfra_fabric_test_passed gauge", f"aiinfra_fabric_test_passed {int(self.passed)}"]
+        out = [f"# HELP {FABRIC_PASSED_METRIC} 1 when the fabric test found nothing.",
+               f"# TYPE {FABRIC_PASSED_METRIC} gauge", f"{FABRIC_PASSED_METRIC} {int(self.passed)}",
+               f"# HELP {FABRIC_LAST_RUN_METRIC} When the fabric test finished (Unix seconds).",
+               f"# TYPE {FABRIC_LAST_RUN_METRIC} gauge", f"{FABRIC_LAST_RUN_METRIC} {self.finished:.0f}"]
         loc = self.localisation
         if loc is not None:
             out += ["# HELP aiinfra_fabric_test_rounds Localisation rounds measured.",
                     "# TYPE aiinfra_fabric_test_rounds gauge", f"aiinfra_fabric_test_rounds {len(loc.rounds)}",
-                    "# HELP aiinfra_fabric_test_rail_busbw_ratio Best pair busbw of a node's rail / line rate.",
-                    "# TYPE aiinfra_fabric_test_rail_busbw_ratio gauge"]
+                    f"# HELP {FABRIC_RAIL_RATIO_METRIC} Best pair busbw of a node's rail / line rate.",
+                    f"# TYPE {FABRIC_RAIL_RATIO_METRIC} gauge"]
             for node, row in zip(loc.nodes, self.best_busbw(), strict=True):
                 for rail, v in zip(loc.rails, row, strict=True):
                     if v is not None:
-                        out.append(f'aiinfra_fabric_test_rail_busbw_ratio{{node="{node}",rail="{rail}"}} '
+                        out.append(f'{FABRIC_RAIL_RATIO_METRIC}{{node="{node}",rail="{rail}"}} '
                                    f"{v / self.line_gb_s:.4f}")
             out += ["# HELP aiinfra_fabric_test_fault A slow node, rail or link the localisation named.",
                     "# TYPE aiinfra_fabric_test_fault gauge"]
             out += [f'aiinfra_fabric_test_fault{{kind="{f.kind}",node="{f.node}",rail="{f.rail or ""}",'
                     f'peer="{f.peer or ""}"}} 1' for f in loc.faults]
-        out += ["# HELP aiinfra_fabric_test_nccl_socket_fallback 1 where NCCL used sockets, not IB.",
-                "# TYPE aiinfra_fabric_test_nccl_socket_fallback gauge"]
-        out += [f'aiinfra_fabric_test_nccl_socket_fallback{{node="{n}"}} 1' for n in self.socket_fallback]
+        out += [f"# HELP {FABRIC_SOCKET_METRIC} 1 where NCCL used sockets, not IB.",
+                f"# TYPE {FABRIC_SOCKET_METRIC} gauge"]
+        out += [f'{FABRIC_SOCKET_METRIC}{{node="{n}"}} 1' for n in self.socket_fallback]
         out += ["# HELP aiinfra_fabric_test_node_check_failed 1 per node check that failed.",
                 "# TYPE aiinfra_fabric_test_node_check_failed gauge"]
         out += [f'aiinfra_fabric_test_node_check_failed{{node="{f.device}",check="{f.code}"}} 1'
