@@ -127,40 +127,9 @@ def _worker_group(
 ) -> dict[str, Any]:
     assert d.gpu is not None
     w = ray.workers
-    resources: dict[str, str] = {"cpu": str(w.cpu), "memory": f"{w.memory_gib}Gi", "nvidia.com/gpu": str(w.gpus)}
-    for rail in d.rails:
-        resources[rail.resource_name] = "1"
-    env = [{"name": k, "value": v} for k, v in as_dict(declared_env(d)).items()]
-    if opts.nccl_debug:
-        env = [e for e in env if e["name"] != "NCCL_DEBUG"] + [{"name": "NCCL_DEBUG", "value": opts.nccl_debug}]
-    container = {
-        "name": "ray-worker",
-        "image": opts.image or ray.image,
-        # KubeRay runs this before its own `ray start` (joined with &&): RDMA registers GPU
-        # and host memory, which needs an unlimited memlock limit. Where the runtime's hard
-        # limit forbids raising it, say so and start Ray anyway rather than never starting.
-        "args": [
-            "ulimit -l unlimited || echo 'aiinfra: cannot raise the memlock limit; RDMA memory "
-            "registration may fail (container runtime LimitMEMLOCK)' >&2; "
-            # The Ray node carries its Kubernetes node's name, the key to its fabric labels.
-            f'export RAY_OVERRIDE_LABELS="{{\\"{K8S_NODE_LABEL}\\":\\"${NODE_NAME_ENV}\\"}}"'
-        ],
-        "resources": {"requests": resources, "limits": resources},
-        # IPC_LOCK lets RDMA pin memory past the memlock limit; the one capability kept
-        # (docs/security.md: why, and what Pod Security level a namespace needs for it).
-        "securityContext": _container_security(ray, add=["IPC_LOCK"]),
-        "env": [
-            *env,
-            *_auth_env(d, opts),
-            {"name": DEFINITION_ENV, "value": _definition_json(d)},
-            # Lets rank maps name the Kubernetes node (and so its fabric labels) behind each Ray node.
-            {"name": NODE_NAME_ENV, "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}},
-        ],
-        "volumeMounts": [{"name": "dshm", "mountPath": "/dev/shm"}, _TOPOLOGY_MOUNT],
-    }
     spec: dict[str, Any] = {
         **_pod_security(ray),
-        "containers": [container],
+        "containers": [_worker_container(d, ray, opts)],
         "nodeSelector": {"nvidia.com/gpu.product": d.gpu.product},
         "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}],
         # NCCL's SHM transport and Ray's object store need far more than the 64 MiB default.
@@ -189,6 +158,42 @@ def _worker_group(
             "resources": f"'{json.dumps(start_resources, sort_keys=True)}'",
         },
         "template": {"metadata": metadata, "spec": spec},
+    }
+
+
+def _worker_container(d: ClusterDefinition, ray: Ray, opts: LaunchOptions) -> dict[str, Any]:
+    """The worker's container: GPUs and every rail's resource, the NCCL environment, memlock, IPC_LOCK."""
+    w = ray.workers
+    resources: dict[str, str] = {"cpu": str(w.cpu), "memory": f"{w.memory_gib}Gi", "nvidia.com/gpu": str(w.gpus)}
+    for rail in d.rails:
+        resources[rail.resource_name] = "1"
+    env = [{"name": k, "value": v} for k, v in as_dict(declared_env(d)).items()]
+    if opts.nccl_debug:
+        env = [e for e in env if e["name"] != "NCCL_DEBUG"] + [{"name": "NCCL_DEBUG", "value": opts.nccl_debug}]
+    return {
+        "name": "ray-worker",
+        "image": opts.image or ray.image,
+        # KubeRay runs this before its own `ray start` (joined with &&): RDMA registers GPU
+        # and host memory, which needs an unlimited memlock limit. Where the runtime's hard
+        # limit forbids raising it, say so and start Ray anyway rather than never starting.
+        "args": [
+            "ulimit -l unlimited || echo 'aiinfra: cannot raise the memlock limit; RDMA memory "
+            "registration may fail (container runtime LimitMEMLOCK)' >&2; "
+            # The Ray node carries its Kubernetes node's name, the key to its fabric labels.
+            f'export RAY_OVERRIDE_LABELS="{{\\"{K8S_NODE_LABEL}\\":\\"${NODE_NAME_ENV}\\"}}"'
+        ],
+        "resources": {"requests": resources, "limits": resources},
+        # IPC_LOCK lets RDMA pin memory past the memlock limit; the one capability kept
+        # (docs/security.md: why, and what Pod Security level a namespace needs for it).
+        "securityContext": _container_security(ray, add=["IPC_LOCK"]),
+        "env": [
+            *env,
+            *_auth_env(d, opts),
+            {"name": DEFINITION_ENV, "value": _definition_json(d)},
+            # Lets rank maps name the Kubernetes node (and so its fabric labels) behind each Ray node.
+            {"name": NODE_NAME_ENV, "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}},
+        ],
+        "volumeMounts": [{"name": "dshm", "mountPath": "/dev/shm"}, _TOPOLOGY_MOUNT],
     }
 
 
