@@ -24,11 +24,8 @@ from pydantic import ValidationError
 from aiinfra.definition.model import ClusterDefinition, LinkLayer, RailResourceKind
 from aiinfra.definition.nccl_variables import KNOWN_NCCL_VARIABLES
 from aiinfra.definition.safe_yaml import YamlInputError, parse_yaml
+from aiinfra.definition.yaml_tree import Loc, dotted, key_problems, line_of, loc_of
 from aiinfra.errors import DefinitionError, Problem
-
-Loc = tuple[str | int, ...]
-_STR = "tag:yaml.org,2002:str"
-_MERGE = "tag:yaml.org,2002:merge"
 
 
 def load_definition(path: str | Path) -> ClusterDefinition:
@@ -46,7 +43,7 @@ def load(path: Path) -> ClusterDefinition:
     file = str(path)
     root, data = read_located(path)
     if "source" in data:
-        raise DefinitionError([Problem(file, _line_of(root, ("source",)), "source", "unknown field")])
+        raise DefinitionError([Problem(file, line_of(root, ("source",)), "source", "unknown field")])
     try:
         definition = ClusterDefinition.model_validate({**data, "source": file})
     except ValidationError as exc:
@@ -65,14 +62,14 @@ def _parse(path: Path, expected: str) -> tuple[yaml.MappingNode, dict[str, Any]]
         raise DefinitionError([Problem(file, None, "", f"cannot read: {exc.strerror or exc}")]) from None
 
     def check_keys(root: yaml.Node) -> None:
-        problems = [Problem(file, line, _dotted(loc), msg) for loc, line, msg in _key_problems(root)]
+        problems = [Problem(file, line, dotted(loc), msg) for loc, line, msg in key_problems(root)]
         if problems:
             raise DefinitionError(problems)
 
     try:
         root, data = parse_yaml(raw, check_keys)
     except YamlInputError as exc:
-        where = _dotted(_loc_of(exc.root, exc.node)) if exc.root is not None and exc.node is not None else ""
+        where = dotted(loc_of(exc.root, exc.node)) if exc.root is not None and exc.node is not None else ""
         raise DefinitionError([Problem(file, exc.line, where, exc.message)]) from None
     if not isinstance(root, yaml.MappingNode) or not isinstance(data, dict):
         line = root.start_mark.line + 1 if root is not None else 1
@@ -150,8 +147,8 @@ def definition_warnings(d: ClusterDefinition) -> list[Problem]:
     out = []
     for name in names:
         loc: Loc = ("nccl", "env", name)
-        line = _line_of(root, loc) if root is not None else None
-        out.append(Problem(d.source, line, _dotted(loc), "not a known NCCL variable (typo?)"))
+        line = line_of(root, loc) if root is not None else None
+        out.append(Problem(d.source, line, dotted(loc), "not a known NCCL variable (typo?)"))
     return out
 
 
@@ -172,108 +169,12 @@ def read_located(path: Path, expected: str = "name, gpu, rails, ...") -> tuple[y
 
 def validation_problems(file: str, root: yaml.Node, exc: ValidationError) -> list[Problem]:
     """Every pydantic error of ``exc`` as a Problem located by line in ``root``."""
-    return [Problem(file, _line_of(root, err["loc"]), _dotted(err["loc"]), _describe(err)) for err in exc.errors()]
+    return [Problem(file, line_of(root, err["loc"]), dotted(err["loc"]), _describe(err)) for err in exc.errors()]
 
 
 def located(file: str, root: yaml.Node, loc: Loc, message: str) -> Problem:
     """A Problem for the field at ``loc`` (e.g. ``("rails", 2, "hca")``), with the line it is on."""
-    return Problem(file, _line_of(root, loc), _dotted(loc), message)
-
-
-def _key_problems(root: yaml.Node) -> Iterator[tuple[Loc, int, str]]:
-    """Keys that are not plain names, and keys given twice; each node visited once (aliases not expanded)."""
-    seen_nodes: set[int] = set()
-    stack: list[tuple[yaml.Node, Loc]] = [(root, ())]
-    while stack:
-        node, loc = stack.pop()
-        if id(node) in seen_nodes:
-            continue
-        seen_nodes.add(id(node))
-        if isinstance(node, yaml.SequenceNode):
-            stack.extend(reversed([(item, (*loc, i)) for i, item in enumerate(node.value)]))
-        if not isinstance(node, yaml.MappingNode):
-            continue
-        names: set[str] = set()
-        children = []
-        for key, value in node.value:
-            line = key.start_mark.line + 1
-            problem = _key_problem(key)
-            if problem:
-                yield loc, line, problem
-                continue
-            if key.value in names:
-                yield (*loc, key.value), line, "key given twice"
-            names.add(key.value)
-            children.append((value, (*loc, key.value)))
-        stack.extend(reversed(children))
-
-
-def _loc_of(root: yaml.Node, target: yaml.Node) -> Loc:
-    """Field path of ``target`` in the tree (the first way to reach it), () when it is the root or not found."""
-    seen: set[int] = set()
-    stack: list[tuple[yaml.Node, Loc]] = [(root, ())]
-    while stack:
-        node, loc = stack.pop()
-        if node is target:
-            return loc
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        # Pushed in reverse so the walk follows the document's order.
-        if isinstance(node, yaml.SequenceNode):
-            stack.extend(reversed([(item, (*loc, i)) for i, item in enumerate(node.value)]))
-        elif isinstance(node, yaml.MappingNode):
-            for key, value in reversed(node.value):
-                name = key.value if isinstance(key, yaml.ScalarNode) else "?"
-                stack.extend([(value, (*loc, name)), (key, (*loc, name))])
-    return ()
-
-
-def _key_problem(key: yaml.Node) -> str | None:
-    if isinstance(key, yaml.ScalarNode) and key.tag in (_STR, _MERGE):
-        return None
-    if not isinstance(key, yaml.ScalarNode):
-        kind = "list" if isinstance(key, yaml.SequenceNode) else "mapping"
-        return f"a key must be a name, not a {kind}"
-    if key.tag.endswith(":null"):
-        return "empty key (a field name is missing before ':')"
-    shown = key.value if len(key.value) <= 40 else key.value[:40] + "..."
-    return f"key {shown!r} reads as a {key.tag.rsplit(':', 1)[-1]}; field names are words (quote it if meant)"
-
-
-def _line_of(root: yaml.Node, loc: Loc) -> int:
-    """Line of the deepest YAML node along ``loc`` (1-based)."""
-    node: yaml.Node = root
-    line = node.start_mark.line + 1
-    for part in loc:
-        child: yaml.Node | None = None
-        if isinstance(node, yaml.MappingNode):
-            for key, value in node.value:
-                if key.value == part:
-                    line, child = key.start_mark.line + 1, value
-                    break
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
-            child = node.value[part]
-            line = child.start_mark.line + 1
-        if child is None:
-            break
-        node = child
-    return line
-
-
-def _dotted(loc: Loc) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif not _is_pydantic_tag(part):
-            out += f".{part}" if out else str(part)
-    return out
-
-
-def _is_pydantic_tag(part: str) -> bool:
-    # Union members show up in locations as 'int', "literal['auto']", 'function-after[...]'.
-    return part in {"int", "str", "float", "bool", "none"} or "[" in part
+    return Problem(file, line_of(root, loc), dotted(loc), message)
 
 
 def _describe(err: Any) -> str:
@@ -286,7 +187,7 @@ def _describe(err: Any) -> str:
     shown = ""
     if not isinstance(value, dict | list):
         text = repr(value)
-        shown = f" (got {text if len(text) <= 60 else text[:40] + f'... ({len(text)} characters)'})"
+        shown = f" (got {text if len(text) <= 80 else text[:40] + f'... ({len(text)} characters)'})"
     return f"{err['msg']}{shown}"
 
 
@@ -307,5 +208,5 @@ def definition_error(d: ClusterDefinition, issues: list[tuple[Loc, str]]) -> Def
     except DefinitionError:  # the file changed or is gone since it was loaded
         pass
     return DefinitionError(
-        [Problem(d.source, _line_of(root, loc) if root else None, _dotted(loc), msg) for loc, msg in issues]
+        [Problem(d.source, line_of(root, loc) if root else None, dotted(loc), msg) for loc, msg in issues]
     )
