@@ -21,8 +21,12 @@ import datetime
 import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from aiinfra.errors import AiinfraError
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 _VALID_DAYS = 365
 
@@ -106,77 +110,8 @@ def ensure_pki(directory: Path) -> Pki:
     pki = Pki(directory)
     if pki.complete():
         return pki
-    try:
-        from cryptography import x509
-        from cryptography.hazmat.primitives import hashes, serialization
-        from cryptography.hazmat.primitives.asymmetric import ec, rsa
-        from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-    except ImportError as exc:  # pragma: no cover - dependency missing
-        raise AiinfraError(f"the simulated cluster needs the 'cryptography' package: {exc}") from None
-
     directory.mkdir(parents=True, exist_ok=True)
-    now = datetime.datetime.now(datetime.UTC) - datetime.timedelta(minutes=5)
-    until = now + datetime.timedelta(days=_VALID_DAYS)
-
-    def write_key(path: Path, key) -> None:
-        path.write_bytes(
-            key.private_bytes(
-                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-            )
-        )
-        path.chmod(0o600)
-
-    def name(cn: str, org: str | None = None) -> x509.Name:
-        attrs = [x509.NameAttribute(NameOID.COMMON_NAME, cn)]
-        if org:
-            attrs.insert(0, x509.NameAttribute(NameOID.ORGANIZATION_NAME, org))
-        return x509.Name(attrs)
-
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = name("aiinfra-sim-ca")
-    ca = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
-        .not_valid_after(until)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                key_cert_sign=True,
-                crl_sign=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-
-    def leaf(subject: x509.Name, usage, sans: list | None = None):
-        key = ec.generate_private_key(ec.SECP256R1())
-        builder = (
-            x509.CertificateBuilder()
-            .subject_name(subject)
-            .issuer_name(ca_name)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now)
-            .not_valid_after(until)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
-        )
-        if sans:
-            builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
-        return key, builder.sign(ca_key, hashes.SHA256())
-
+    ca = _Issuer()
     server_sans: list[x509.GeneralName] = [
         x509.DNSName(n)
         for n in (
@@ -188,32 +123,89 @@ def ensure_pki(directory: Path) -> Pki:
         )
     ]
     server_sans += [x509.IPAddress(ipaddress.ip_address(a)) for a in ("127.0.0.1", "10.96.0.1")]
-    server_key, server = leaf(name("kube-apiserver"), ExtendedKeyUsageOID.SERVER_AUTH, server_sans)
-    admin_key, admin = leaf(name("admin", "system:masters"), ExtendedKeyUsageOID.CLIENT_AUTH)
     kubelet_sans: list[x509.GeneralName] = [
         x509.DNSName("localhost"),
         x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
     ]
-    kubelet_key, kubelet = leaf(name("kubelet"), ExtendedKeyUsageOID.SERVER_AUTH, kubelet_sans)
-    kclient_key, kclient = leaf(
-        name("kube-apiserver-kubelet-client", "system:masters"), ExtendedKeyUsageOID.CLIENT_AUTH
-    )
+    server, client = ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH
+    leaves = {
+        (pki.server_key, pki.server_cert): ca.leaf(_name("kube-apiserver"), server, server_sans),
+        (pki.admin_key, pki.admin_cert): ca.leaf(_name("admin", "system:masters"), client),
+        (pki.kubelet_key, pki.kubelet_cert): ca.leaf(_name("kubelet"), server, kubelet_sans),
+        (pki.kubelet_client_key, pki.kubelet_client_cert): ca.leaf(
+            _name("kube-apiserver-kubelet-client", "system:masters"), client
+        ),
+    }
     sa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
     pem = serialization.Encoding.PEM
-    write_key(pki.ca_key, ca_key)
-    write_key(pki.server_key, server_key)
-    write_key(pki.admin_key, admin_key)
-    write_key(pki.sa_key, sa_key)
-    write_key(pki.kubelet_key, kubelet_key)
-    write_key(pki.kubelet_client_key, kclient_key)
-    pki.kubelet_cert.write_bytes(kubelet.public_bytes(pem))
-    pki.kubelet_client_cert.write_bytes(kclient.public_bytes(pem))
+    _write_key(pki.ca_key, ca.key)
+    _write_key(pki.sa_key, sa_key)
+    for (key_path, cert_path), (key, cert) in leaves.items():
+        _write_key(key_path, key)
+        cert_path.write_bytes(cert.public_bytes(pem))
     pki.sa_pub.write_bytes(sa_key.public_key().public_bytes(pem, serialization.PublicFormat.SubjectPublicKeyInfo))
-    pki.server_cert.write_bytes(server.public_bytes(pem))
-    pki.admin_cert.write_bytes(admin.public_bytes(pem))
-    pki.ca_cert.write_bytes(ca.public_bytes(pem))  # written last: complete() keys on it
+    pki.ca_cert.write_bytes(ca.cert.public_bytes(pem))  # written last: complete() keys on it
     return pki
+
+
+class _Issuer:
+    """A fresh self-signed EC CA, valid from five minutes ago (clock skew) for _VALID_DAYS."""
+
+    def __init__(self) -> None:
+        self.now = datetime.datetime.now(datetime.UTC) - datetime.timedelta(minutes=5)
+        self.until = self.now + datetime.timedelta(days=_VALID_DAYS)
+        self.key = ec.generate_private_key(ec.SECP256R1())
+        self.name = _name("aiinfra-sim-ca")
+        usage = x509.KeyUsage(
+            digital_signature=True, key_cert_sign=True, crl_sign=True, content_commitment=False,
+            key_encipherment=False, data_encipherment=False, key_agreement=False, encipher_only=False,
+            decipher_only=False,
+        )  # fmt: skip
+        self.cert = (
+            self._builder(self.name, self.key.public_key())
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .add_extension(usage, critical=True)
+            .sign(self.key, hashes.SHA256())
+        )
+
+    def _builder(self, subject: x509.Name, public_key: Any) -> x509.CertificateBuilder:
+        return (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(self.name)
+            .public_key(public_key)
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(self.now)
+            .not_valid_after(self.until)
+        )
+
+    def leaf(
+        self, subject: x509.Name, usage: x509.ObjectIdentifier, sans: list[x509.GeneralName] | None = None
+    ) -> tuple[Any, x509.Certificate]:
+        """A new key and its certificate for ``usage`` (server or client auth), signed by this CA."""
+        key = ec.generate_private_key(ec.SECP256R1())
+        builder = (
+            self._builder(subject, key.public_key())
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+        )
+        if sans:
+            builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
+        return key, builder.sign(self.key, hashes.SHA256())
+
+
+def _name(cn: str, org: str | None = None) -> x509.Name:
+    attrs = [x509.NameAttribute(NameOID.COMMON_NAME, cn)]
+    if org:
+        attrs.insert(0, x509.NameAttribute(NameOID.ORGANIZATION_NAME, org))
+    return x509.Name(attrs)
+
+
+def _write_key(path: Path, key: Any) -> None:
+    path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    path.chmod(0o600)
 
 
 def write_kubeconfig(path: Path, pki: Pki, server: str, cluster: str = "aiinfra-sim") -> Path:
