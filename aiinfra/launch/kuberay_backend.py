@@ -19,17 +19,17 @@ import importlib.metadata
 import json
 import logging
 import os
-import secrets
 import time
 import urllib.request
 from typing import Any
 
-from aiinfra.contract import CLUSTER_LABEL, MANAGED_BY, TOKEN_KEY, TOPOLOGY_KEY, topology_configmap_name
+from aiinfra.contract import CLUSTER_LABEL, MANAGED_BY, TOKEN_KEY
 from aiinfra.definition.model import ClusterDefinition, definition_from_env
 from aiinfra.definition.versions import client_mismatch
 from aiinfra.errors import AiinfraError, ClusterNotFound, UsageError
 from aiinfra.k8s.client import Kube, api_error
 from aiinfra.k8s.network_policy import network_policies
+from aiinfra.k8s.owned import owner_reference, token_secret, topology_configmap
 from aiinfra.k8s.portforward import PortForward
 from aiinfra.k8s.preflight import fit, node_rooms, quantity
 from aiinfra.k8s.raycluster import LaunchOptions, raycluster, token_secret_name
@@ -135,7 +135,7 @@ class KubeRayBackend:
         """The token Secret and the NetworkPolicies, each owned by the RayCluster ``uid``."""
         objects = network_policies(self.definition, self.name, self.namespace)
         if self.definition.ray and self.definition.ray.auth == "token":
-            objects.insert(0, self._token_secret())
+            objects.insert(0, token_secret(self.name, self.namespace))
         owner = self._owner(uid)
         for obj in objects:
             obj["metadata"]["ownerReferences"] = [owner]
@@ -143,7 +143,7 @@ class KubeRayBackend:
 
     def _owner(self, uid: str) -> dict[str, Any]:
         # Deleted with the RayCluster by the garbage collector.
-        return {"apiVersion": API, "kind": "RayCluster", "name": self.name, "uid": uid}
+        return owner_reference(self.name, uid)
 
     def _preflight(self) -> None:
         group = self.object["spec"]["workerGroupSpecs"][0]
@@ -216,18 +216,7 @@ class KubeRayBackend:
             table[node_name] = {k: labels[k] for k in keys if k in labels}
         if obj is None:
             raise ClusterNotFound(f"RayCluster '{self.name}' disappeared while starting")
-        owner = self._owner(obj["metadata"]["uid"])
-        self.kube.apply({
-            "apiVersion": "v1",
-            "kind": "ConfigMap",
-            "metadata": {
-                "name": topology_configmap_name(self.name),
-                "namespace": self.namespace,
-                "labels": {MANAGED_BY: "aiinfra", CLUSTER_LABEL: self.name},
-                "ownerReferences": [owner],
-            },
-            "data": {TOPOLOGY_KEY: json.dumps(table, indent=1, sort_keys=True)},
-        })
+        self.kube.apply(topology_configmap(self.name, self.namespace, table, obj["metadata"]["uid"]))
 
     def _pending_reasons(self, pod: Any) -> list[str]:
         out = []
@@ -305,20 +294,6 @@ class KubeRayBackend:
         selector = f"{MANAGED_BY}=aiinfra,{CLUSTER_LABEL}={self.name}"
         found = self.kube.resource(api, kind).get(namespace=self.namespace, label_selector=selector)
         return list(found.to_dict().get("items") or [])
-
-    def _token_secret(self) -> dict[str, Any]:
-        token = base64.b64encode(secrets.token_urlsafe(32).encode()).decode()
-        return {
-            "apiVersion": "v1",
-            "kind": "Secret",
-            "metadata": {
-                "name": token_secret_name(self.name),
-                "namespace": self.namespace,
-                "labels": {MANAGED_BY: "aiinfra", CLUSTER_LABEL: self.name},
-            },
-            "type": "Opaque",
-            "data": {TOKEN_KEY: token},
-        }
 
     def _token(self) -> str | None:
         if not self.definition.ray or self.definition.ray.auth != "token":
