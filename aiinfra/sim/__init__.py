@@ -21,7 +21,6 @@ import os
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiinfra.definition.loader import load_definition
@@ -34,7 +33,7 @@ from aiinfra.sim import processes as _proc
 from aiinfra.sim.cluster import SimCluster, SimStatus
 from aiinfra.sim.components import HOST, ORDER, PORTS, Layout, argv, env, healthy
 from aiinfra.sim.crds import crd_documents, install_crds
-from aiinfra.sim.pki import Pki, ensure_pki, write_kubeconfig
+from aiinfra.sim.pki import ensure_pki, write_kubeconfig
 from aiinfra.sim.rest import Rest
 from aiinfra.sim.state import StateLock, clear_state, default_state_dir, load_state, prepare_fresh, save_state
 from aiinfra.sim.tools import TOOLS, crd_files, kwok_stages, missing_tools, tools_dir
