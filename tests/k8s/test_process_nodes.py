@@ -8,12 +8,10 @@ built tools: without them the module is skipped with the reason, except in CI, w
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -104,9 +102,11 @@ def ray_cluster(proc_sim) -> Iterator:
 def test_ready_only_after_both_workers_joined_ray_with_8_gpus(ray_cluster):
     st = ray_cluster.status()
     assert st.ready and st.workers_joined == 2, st
-    url = ray_cluster.dashboard_url
-    with urllib.request.urlopen(f"{url}/api/v0/nodes?limit=100", timeout=300) as resp:  # a loaded machine
-        rows = json.load(resp)["data"]["result"]["result"]
+    from aiinfra.launch.ray_state import ray_nodes
+
+    url, headers = ray_cluster.backend.dashboard()  # the token the cluster's auth asks for
+    rows = ray_nodes(url, headers, timeout_s=300)  # a loaded machine
+    assert rows is not None, f"the Ray state API at {url} did not answer"
     workers = [n for n in rows if not n["is_head_node"] and n["state"] == "ALIVE"]
     assert len(workers) == 2
     assert all(float(n["resources_total"]["GPU"]) == 8 for n in workers)
