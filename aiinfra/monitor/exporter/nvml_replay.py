@@ -7,7 +7,7 @@ field the GPU lacks; ``errors`` maps a function name to another NVML error name,
 top-level ``xid_events`` ([{"gpu": 0, "xid": 79}]) are delivered through the event API.
 
 Example:
-    >>> nvml = ReplayNvml({"gpus": [{"name": "G", "pci_bus_id": "0:1:0.0", "remapped_rows": [0, 1, 1, 0]}]})
+    >>> nvml = ReplayNvml({"gpus": [{"name": "G", "pci_bus_id": "00000000:01:00.0", "remapped_rows": [0, 1, 1, 0]}]})
     >>> nvml.nvmlInit(); nvml.nvmlDeviceGetRemappedRows(0)
     (0, 1, 1, 0)
 """

@@ -10,7 +10,7 @@ Example:
     >>> import json
     >>> from aiinfra.monitor.exporter.nvml_replay import ReplayNvml
     >>> from aiinfra.monitor.exporter.metrics import Scrape
-    >>> session = NvmlSession(ReplayNvml({"gpus": [{"name": "G", "pci_bus_id": "0:1:0.0"}]}))
+    >>> session = NvmlSession(ReplayNvml({"gpus": [{"name": "G", "pci_bus_id": "00000000:01:00.0"}]}))
     >>> s = Scrape("gpu_pcie")
     >>> [i for i, _ in session.gpus(s)], session.call(s, 0, "pcie_replay", "nvmlDeviceGetPcieReplayCounter", 0)
     ([0], None)

@@ -8,7 +8,7 @@ Example:
     >>> from aiinfra.monitor.exporter.metrics import Scrape
     >>> from aiinfra.monitor.exporter.nvml_replay import ReplayNvml
     >>> from aiinfra.monitor.exporter.registry import ExporterConfig
-    >>> nvml = ReplayNvml({"gpus": [{"name": "G", "pci_bus_id": "0:1:0.0", "remapped_rows": [0, 2, 1, 0]}]})
+    >>> nvml = ReplayNvml({"gpus": [{"name": "G", "pci_bus_id": "00000000:01:00.0", "remapped_rows": [0, 2, 1, 0]}]})
     >>> s = Scrape("gpu_memory"); GpuMemoryCollector(ExporterConfig(nvml=nvml)).collect(s)
     >>> [m.samples[0].value for m in s.families() if m.name == "aiinfra_gpu_row_remap_pending"]
     [1.0]

@@ -9,7 +9,7 @@ Example:
     >>> from aiinfra.monitor.exporter.metrics import Scrape
     >>> from aiinfra.monitor.exporter.nvml_replay import ReplayNvml
     >>> from aiinfra.monitor.exporter.registry import ExporterConfig
-    >>> nvml = ReplayNvml({"gpus": [{"name": "G", "pci_bus_id": "0:1:0.0", "nvlink_states": [1, 0],
+    >>> nvml = ReplayNvml({"gpus": [{"name": "G", "pci_bus_id": "00000000:01:00.0", "nvlink_states": [1, 0],
     ...                              "field_values": {"221/1": 7}}]})
     >>> s = Scrape("gpu_nvlink"); GpuNvlinkCollector(ExporterConfig(nvml=nvml)).collect(s)
     >>> errors = [m for m in s.families() if m.name == "aiinfra_gpu_nvlink_errors"][0]

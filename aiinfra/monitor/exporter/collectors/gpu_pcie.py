@@ -8,7 +8,7 @@ Example:
     >>> from aiinfra.monitor.exporter.nvml_replay import ReplayNvml
     >>> from aiinfra.monitor.exporter.registry import ExporterConfig
     >>> pcie = {"generation": 1, "generation_max": 5, "width": 8, "width_max": 16, "replay": 3}
-    >>> nvml = ReplayNvml({"gpus": [{"name": "G", "pci_bus_id": "0:1:0.0", "pcie": pcie}]})
+    >>> nvml = ReplayNvml({"gpus": [{"name": "G", "pci_bus_id": "00000000:01:00.0", "pcie": pcie}]})
     >>> s = Scrape("gpu_pcie"); GpuPcieCollector(ExporterConfig(nvml=nvml)).collect(s)
     >>> [m.samples[0].value for m in s.families() if m.name == "aiinfra_gpu_pcie_link_downtrained"]
     [1.0]
