@@ -8,7 +8,8 @@ Example:
     >>> from aiinfra.monitor.exporter.metrics import Scrape
     >>> from aiinfra.monitor.exporter.nvml_replay import ReplayNvml
     >>> from aiinfra.monitor.exporter.registry import ExporterConfig
-    >>> nvml = ReplayNvml({"gpus": [{"name": "G", "pci_bus_id": "00000000:01:00.0", "violation_ns": {"thermal": 2500000000}}]})
+    >>> gpu = {"name": "G", "pci_bus_id": "00000000:01:00.0", "violation_ns": {"thermal": 2500000000}}
+    >>> nvml = ReplayNvml({"gpus": [gpu]})
     >>> s = Scrape("gpu_throttle"); GpuThrottleCollector(ExporterConfig(nvml=nvml)).collect(s)
     >>> [(x.labels["reason"], x.value) for m in s.families() for x in m.samples if m.name.startswith("aiinfra_gpu_v")]
     [('thermal', 2.5)]

@@ -10,7 +10,8 @@ Example:
     >>> from aiinfra.monitor.exporter.metrics import Scrape
     >>> from aiinfra.monitor.exporter.nvml_replay import ReplayNvml
     >>> from aiinfra.monitor.exporter.registry import ExporterConfig
-    >>> nvml = ReplayNvml({"gpus": [{"name": "G", "pci_bus_id": "00000000:01:00.0"}], "xid_events": [{"gpu": 0, "xid": 79}]})
+    >>> gpu = {"name": "G", "pci_bus_id": "00000000:01:00.0"}
+    >>> nvml = ReplayNvml({"gpus": [gpu], "xid_events": [{"gpu": 0, "xid": 79}]})
     >>> c = GpuXidCollector(ExporterConfig(nvml=nvml)); time.sleep(0.2)
     >>> s = Scrape("gpu_xid"); c.collect(s); c.close()
     >>> [(m.name, [x.value for x in m.samples]) for m in s.families()][-1]
