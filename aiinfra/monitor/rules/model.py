@@ -17,8 +17,10 @@ Example:
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 RUNBOOK_BASE = "https://github.com/aiinfra/aiinfra/blob/main/docs/runbooks"
 """Where runbook_url points; each alert's runbook is docs/runbooks/<AlertName>.md."""
@@ -92,3 +94,17 @@ def _expand(template: str, labels: dict[str, str]) -> str:
     if "{{" in _LABEL_REF.sub("", template):
         raise ValueError(f"annotation uses more than $labels: {template!r}")
     return _LABEL_REF.sub(lambda m: labels.get(m.group(1), "<no value>"), template)
+
+
+def alert_of(subsystem: str) -> Callable[..., Alert]:
+    """An Alert constructor for one subsystem: the same arguments as Alert, without ``subsystem``.
+
+    Example:
+        >>> alert_of("bond").__name__
+        'alert_in_subsystem'
+    """
+
+    def alert_in_subsystem(name: str, *rest: Any, **named: Any) -> Alert:
+        return Alert(name, subsystem, *rest, **named)
+
+    return alert_in_subsystem
