@@ -19,10 +19,13 @@ from pathlib import Path
 import yaml
 
 from aiinfra.errors import AiinfraError
-from aiinfra.sim.rest import Rest
+from aiinfra.sim.rest import ApiError, Rest
 
 CRD_PATH = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml parses the big CRDs ~5x faster
+# Answers of an apiserver too busy to finish a request (a loaded 2-core machine storing the
+# 1 MB KubeRay CRDs gives 504): the apply is idempotent, so it is tried again.
+_BUSY = (429, 500, 503, 504)
 
 
 def crd_documents(files: list[Path]) -> list[dict]:
@@ -44,9 +47,35 @@ def install_crds(api: Rest, docs: list[dict], timeout: float = 60.0) -> list[str
         doc.pop("status", None)
     names = [doc["metadata"]["name"] for doc in docs]
     with ThreadPoolExecutor(max_workers=4) as pool:
-        list(pool.map(lambda doc: api.apply(f"{CRD_PATH}/{doc['metadata']['name']}", doc), docs))
+        list(pool.map(lambda doc: apply_when_busy(api, f"{CRD_PATH}/{doc['metadata']['name']}", doc), docs))
     wait_established(api, names, timeout)
     return names
+
+
+def apply_when_busy(api: Rest, path: str, doc: dict, attempts: int = 5, pause_s: float = 2.0) -> dict:
+    """Server-side apply ``doc``, again after a pause while the apiserver answers that it is busy.
+
+    Example:
+        >>> class Busy:
+        ...     calls = 0
+        ...     def apply(self, path, doc):
+        ...         Busy.calls += 1
+        ...         if Busy.calls < 3:
+        ...             raise ApiError(504, "PATCH", path, '{"message": "Timeout"}')
+        ...         return doc
+        >>> apply_when_busy(Busy(), "/x", {"a": 1}, pause_s=0)
+        {'a': 1}
+        >>> Busy.calls
+        3
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            return api.apply(path, doc)
+        except ApiError as err:
+            if err.status not in _BUSY or attempt == attempts:
+                raise
+            time.sleep(pause_s * attempt)
+    raise AssertionError("unreachable")  # the loop returns or raises
 
 
 def wait_established(api: Rest, names: list[str], timeout: float) -> None:
