@@ -128,3 +128,57 @@ def test_a_policy_not_ready_is_named(kube: Kube, deployed: ClusterDefinition) ->
     finally:
         _set_state(kube, ncp, "ready")
     assert kube.get(NCP_API, "NicClusterPolicy", NCP_NAME)["status"]["state"] == "ready"
+
+
+def test_level_2_on_kwok_nodes_says_nothing_ran(kube: Kube, deployed: ClusterDefinition, namespace: str) -> None:
+    from aiinfra.net.fabric.node_level import run_node_checks
+
+    result = run_node_checks(kube, deployed, namespace, timeout=5)
+    assert result.findings == {}
+    assert len(result.not_checked) == 4 and all("KWOK" in why for why in result.not_checked.values())
+    assert {f.severity for f in result.all_findings()} == {"info"}  # not checked is never "passed", nor an error
+
+
+def _worker_pod(d: ClusterDefinition, namespace: str) -> dict[str, Any]:
+    """A pod exactly as the rendered RayCluster's worker template asks to be placed."""
+    from aiinfra.k8s.raycluster import LaunchOptions, raycluster
+
+    template = raycluster(d, LaunchOptions(name="avoid"))["spec"]["workerGroupSpecs"][0]["template"]
+    spec = {**template["spec"], "containers": [{**c, "env": []} for c in template["spec"]["containers"]]}
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "avoid-worker", "namespace": namespace},
+            "spec": spec}
+
+
+def _scheduled_on(kube: Kube, namespace: str, timeout: float = 20) -> str | None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        node = kube.core.read_namespaced_pod("avoid-worker", namespace).spec.node_name
+        if node:
+            return str(node)
+        time.sleep(0.3)
+    return None
+
+
+def test_marked_nodes_are_avoided_by_the_rendered_worker_pods(
+    kube: Kube, deployed: ClusterDefinition, namespace: str
+) -> None:
+    from aiinfra.contract import FABRIC_FAILED_KEY
+    from aiinfra.net.fabric.node_level import mark_nodes
+
+    nodes = sorted(read_control_plane(kube, deployed).nodes)
+    labelled, tainted, last = nodes[:2], nodes[2:3], nodes[3]
+    try:
+        assert len(mark_nodes(kube, {n: ["rate-low"] for n in labelled}, [], label=True, taint=False)) == 2
+        mark_nodes(kube, {n: ["port-down", "rate-low"] for n in [*tainted, last]}, [], label=False, taint=True)
+        node = kube.core.read_node(tainted[0])
+        assert [(t.key, t.value, t.effect) for t in node.spec.taints] == [
+            (FABRIC_FAILED_KEY, "port-down.rate-low", "NoSchedule")]
+        assert kube.core.read_node(labelled[0]).metadata.labels[FABRIC_FAILED_KEY] == "rate-low"
+        kube.core.create_namespaced_pod(namespace, _worker_pod(deployed, namespace))
+        assert _scheduled_on(kube, namespace, timeout=5) is None  # every node is marked: nowhere to go
+        assert mark_nodes(kube, {}, [last], label=True, taint=True) == [f"{last}: unmarked"]
+        assert _scheduled_on(kube, namespace) == last
+    finally:
+        mark_nodes(kube, {}, nodes, label=True, taint=True)
+    assert not any(FABRIC_FAILED_KEY in (kube.core.read_node(n).metadata.labels or {}) or kube.core.read_node(n)
+                   .spec.taints for n in nodes)

@@ -177,3 +177,7 @@ def healthy_snapshot(d: ClusterDefinition, nodes: list[str]) -> ControlPlane:
         [Workload("Deployment", d.operators.network_namespace, "network-operator", 1, 1)],
         objects, set(), {network_ref(d, r) for r in d.rails}, {n: GpuNode(dict(alloc)) for n in nodes},
     )
+
+
+NODE_CODES = frozenset({"gpus-missing", "rail-resource-missing", "operator-pod-unready"})
+"""Level-1 codes that condemn one node (its name leads the finding's device): --label/--taint mark it."""
