@@ -148,7 +148,8 @@ class FabricReport:
         out += ["# HELP aiinfra_fabric_test_node_check_failed 1 per node check that failed.",
                 "# TYPE aiinfra_fabric_test_node_check_failed gauge"]
         # Level-2 devices read "<node>:<device>": the metric is per node and check.
-        failed = sorted({(f.device.split(":")[0], f.code) for f in self.levels.get("node", []) if f.severity == "error"})
+        failed = sorted({(f.device.split(":")[0], f.code) for f in self.levels.get("node", [])
+                         if f.severity == "error"})
         out += [f'aiinfra_fabric_test_node_check_failed{{node="{node}",check="{code}"}} 1' for node, code in failed]
         return "\n".join(out) + "\n"
 
