@@ -21,69 +21,18 @@ from aiinfra.net.fabric.control_plane import control_plane_findings, expected_ob
 from aiinfra.net.fabric.control_plane_read import NAD_API, read_control_plane
 from aiinfra.net.operators import NCP_API, NCP_NAME
 from aiinfra.net.rail_networks import network_ref
+from aiinfra.sim.network_operator import nad, play_network_operator, remove_network_operator, set_state
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _create_ns(kube: Kube, name: str) -> None:
-    try:
-        kube.core.create_namespace({"metadata": {"name": name}})
-    except kube.client.exceptions.ApiException as exc:
-        assert exc.status == 409
-
-
-def _operator_deployment(kube: Kube, ns: str) -> None:
-    labels = {"app": "network-operator"}
-    apps: Any = kube.client.AppsV1Api(kube.api)
-    body = {
-        "metadata": {"name": "network-operator", "namespace": ns},
-        "spec": {"replicas": 1, "selector": {"matchLabels": labels}, "template": {
-            "metadata": {"labels": labels},
-            "spec": {"containers": [{"name": "operator", "image": "nvcr.io/nvidia/cloud-native/network-operator"}],
-                     "nodeSelector": {"type": "kwok"}}}},
-    }
-    try:
-        apps.create_namespaced_deployment(ns, body)
-    except kube.client.exceptions.ApiException as exc:
-        assert exc.status == 409
-
-
-def _set_state(kube: Kube, obj: dict[str, Any], state: str) -> None:
-    group, version = obj["apiVersion"].split("/")
-    res = kube.resource(obj["apiVersion"], obj["kind"])
-    ns = obj["metadata"].get("namespace")
-    body = {"status": {"state": state}}
-    if ns:
-        kube.custom.patch_namespaced_custom_object_status(group, version, ns, res.name, obj["metadata"]["name"], body)
-    else:
-        kube.custom.patch_cluster_custom_object_status(group, version, res.name, obj["metadata"]["name"], body)
 
 
 @pytest.fixture(scope="module")
 def deployed(sim_cluster: Any, kube: Kube, upstream_mirror: Path) -> Iterator[ClusterDefinition]:
     """The a800-ib definition's operators, objects and NADs in place, as a healthy rollout leaves them."""
     d = load_definition(ROOT / "clusters" / "a800-ib.yaml")
-    _create_ns(kube, d.operators.network_namespace)
-    _operator_deployment(kube, d.operators.network_namespace)
-    for obj in expected_objects(d):
-        kube.apply(obj)
-        if obj["kind"] != "IPPool":
-            _set_state(kube, obj, "ready")
-    for rail in d.rails:
-        ns, name = network_ref(d, rail)
-        _create_ns(kube, ns)
-        kube.apply({"apiVersion": NAD_API, "kind": "NetworkAttachmentDefinition",
-                    "metadata": {"name": name, "namespace": ns}, "spec": {"config": "{}"}})
-    apps: Any = kube.client.AppsV1Api(kube.api)
-    deadline = time.monotonic() + 60
-    while (apps.read_namespaced_deployment("network-operator", d.operators.network_namespace).status
-           .available_replicas or 0) < 1:
-        assert time.monotonic() < deadline, "the operator Deployment's pod never became available on KWOK"
-        time.sleep(0.5)
+    play_network_operator(kube, d)
     yield d
-    for obj in reversed(expected_objects(d)):
-        kube.delete(obj["apiVersion"], obj["kind"], obj["metadata"]["name"], obj["metadata"].get("namespace"))
-    apps.delete_namespaced_deployment("network-operator", d.operators.network_namespace)
+    remove_network_operator(kube, d)
 
 
 def _codes(kube: Kube, d: ClusterDefinition) -> list[tuple[str, str]]:
@@ -113,20 +62,19 @@ def test_a_missing_nad_is_named(kube: Kube, deployed: ClusterDefinition) -> None
     try:
         assert _codes(kube, deployed) == [("nad-missing", f"{ns}/{name}")]
     finally:
-        kube.apply({"apiVersion": NAD_API, "kind": "NetworkAttachmentDefinition",
-                    "metadata": {"name": name, "namespace": ns}, "spec": {"config": "{}"}})
+        kube.apply(nad(deployed, 3))
 
 
 def test_a_policy_not_ready_is_named(kube: Kube, deployed: ClusterDefinition) -> None:
     ncp = expected_objects(deployed)[0]
     assert ncp["kind"] == "NicClusterPolicy"
-    _set_state(kube, ncp, "notReady")
+    set_state(kube, ncp, "notReady")
     try:
         findings = control_plane_findings(deployed, read_control_plane(kube, deployed))
         assert [(f.code, f.device) for f in findings] == [("not-ready", f"NicClusterPolicy {NCP_NAME}")]
         assert "notReady" in findings[0].message
     finally:
-        _set_state(kube, ncp, "ready")
+        set_state(kube, ncp, "ready")
     assert kube.get(NCP_API, "NicClusterPolicy", NCP_NAME)["status"]["state"] == "ready"
 
 
