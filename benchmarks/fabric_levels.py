@@ -43,6 +43,19 @@ def _cli(argv: list[str]) -> int:
         return main(argv)
 
 
+def _up(sim: object, nodes: int, state: Path) -> object:
+    """sim.up, tried up to 3 times: on a loaded machine the API server can time out installing large CRDs."""
+    for attempt in range(3):
+        try:
+            return sim.up(DEFINITION, nodes, state)  # type: ignore[attr-defined]
+        except Exception as exc:  # reported and retried; the last one is raised
+            print(f"  sim up failed ({str(exc)[:120]}); attempt {attempt + 1} of 3")
+            sim.down(state)  # type: ignore[attr-defined]
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--nodes", type=int, default=64)
@@ -63,7 +76,7 @@ def main() -> None:
     state = Path(args.keep or tempfile.mkdtemp(prefix="fabric-levels-"))
     print(f"{args.nodes} KWOK nodes x {len(d.rails)} rails ({DEFINITION.name})")
     try:
-        cluster = _timed("sim up", sim.up, DEFINITION, args.nodes, state)
+        cluster = _timed("sim up", _up, sim, args.nodes, state)
         os.environ["KUBECONFIG"] = str(cluster.kubeconfig)  # type: ignore[attr-defined]
         kube = Kube()
         _timed("play the network operator", play_network_operator, kube, d)
