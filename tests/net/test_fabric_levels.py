@@ -20,7 +20,7 @@ from aiinfra.net.fabric.control_plane import (
     healthy_snapshot,
 )
 from aiinfra.net.fabric.node_check_job import job_name, node_check_job
-from aiinfra.net.fabric.node_level import NodeLevel, parse_result
+from aiinfra.net.fabric.node_level import KWOK_NOT_RUN, NodeLevel, parse_result
 from aiinfra.net.fabric.report import FabricReport
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -91,8 +91,11 @@ def test_node_check_job_is_least_privilege(golden: object) -> None:
 def test_parse_result_and_not_checked_nodes() -> None:
     doc = {"ok": True, "findings": [], "node": {}}
     assert parse_result("gpu-1", json.dumps(doc, indent=2)) == []
-    level = NodeLevel({"gpu-1": []}, {"kwok-0": "KWOK node: Jobs run nothing there, so no check ran"})
-    assert [(f.code, f.severity) for f in level.all_findings()] == [("node-not-checked", "info")]
+    level = NodeLevel({"gpu-1": []}, {f"kwok-{i}": KWOK_NOT_RUN for i in range(64)} | {"gpu-2": "no result"})
+    found = level.all_findings()
+    assert [(f.code, f.severity, f.device) for f in found] == [
+        ("node-not-checked", "info", "64 KWOK node(s)"), ("node-not-checked", "warning", "gpu-2")]
+    assert "kwok-0, kwok-1, kwok-10 .. kwok-9" in found[0].message
 
 
 def test_report_of_levels_1_and_2_without_a_data_plane() -> None:

@@ -28,6 +28,7 @@ from aiinfra.net.fabric.control_plane_read import gpu_node_selector
 from aiinfra.net.fabric.node_check_job import NODE_LABEL, RUN_LABEL, node_check_job
 
 KWOK_ANNOTATION = "kwok.x-k8s.io/node"
+KWOK_NOT_RUN = "KWOK nodes run no containers: the node-check Job printed nothing, no check ran"
 _DONE = ("Succeeded", "Failed")
 
 
@@ -39,10 +40,15 @@ class NodeLevel:
     not_checked: dict[str, str] = field(default_factory=dict)
 
     def all_findings(self) -> list[Finding]:
+        """Every node's findings, then one per node without a result (KWOK nodes together in one)."""
         out = [f for fs in self.findings.values() for f in fs]
-        out += [Finding("node-not-checked", "info", n, why, "run the node check on a real node (Jobs run nothing "
-                        "on KWOK nodes)" if "KWOK" in why else "read the pod's events and log")
-                for n, why in sorted(self.not_checked.items())]
+        kwok = sorted(n for n, why in self.not_checked.items() if why == KWOK_NOT_RUN)
+        if kwok:
+            names = ", ".join(kwok[:3]) + (f" .. {kwok[-1]}" if len(kwok) > 3 else "")
+            out.append(Finding("node-not-checked", "info", f"{len(kwok)} KWOK node(s)", f"{KWOK_NOT_RUN} ({names})",
+                               "run the node check on real (or process-backed simulator) nodes"))
+        out += [Finding("node-not-checked", "warning", n, why, "read the pod's events and log")
+                for n, why in sorted(self.not_checked.items()) if why != KWOK_NOT_RUN]
         return out
 
 
@@ -75,7 +81,7 @@ def _gpu_nodes(kube: Kube, d: ClusterDefinition) -> tuple[list[str], dict[str, s
     real, kwok = [], {}
     for node in kube.core.list_node(label_selector=gpu_node_selector(d)).items:
         if KWOK_ANNOTATION in (node.metadata.annotations or {}):
-            kwok[node.metadata.name] = "KWOK node: Jobs run nothing there, so no check ran"
+            kwok[node.metadata.name] = KWOK_NOT_RUN
         else:
             real.append(node.metadata.name)
     return sorted(real), kwok
