@@ -69,3 +69,8 @@ FABRIC_RAIL_RATIO_METRIC = "aiinfra_fabric_test_rail_busbw_ratio"
 FABRIC_LAST_RUN_METRIC = "aiinfra_fabric_test_last_run_timestamp_seconds"
 """When the test finished (Unix seconds)."""
 
+
+# Nodes the fabric test found bad (``aiinfra net test --label/--taint``): one key for the label and the taint,
+# the value names what failed. The RayCluster renderer requires the label absent; the NoSchedule taint keeps
+# every pod that does not tolerate it away (the worker pods tolerate only nvidia.com/gpu).
+FABRIC_FAILED_KEY = "aiinfra.io/fabric-test-failed"

@@ -23,6 +23,7 @@ from aiinfra.contract import (
     CLUSTER_LABEL,
     DEFINITION_ENV,
     DEFINITION_LABEL,
+    FABRIC_FAILED_KEY,
     K8S_NODE_LABEL,
     MANAGED_BY,
     NETWORKS_ANNOTATION,
@@ -226,10 +227,11 @@ def _topology_volume(name: str) -> dict[str, Any]:
 
 
 def _affinity(d: ClusterDefinition, name: str, keep: str | None) -> dict[str, Any]:
-    """Require the topology labels on the node; keep all workers in one `keep` domain."""
-    if not d.topology.labels:
-        return {}
+    """Require the topology labels on the node and no fabric-test failure; keep all workers in one `keep` domain."""
     required = [{"key": key, "operator": "Exists"} for key in d.topology.labels]
+    # A node `aiinfra net test --label` marked bad is never chosen (its --taint needs no rule here: workers
+    # tolerate only the GPU taint).
+    required.append({"key": FABRIC_FAILED_KEY, "operator": "DoesNotExist"})
     out: dict[str, Any] = {
         "nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
             {"matchExpressions": required}

@@ -147,8 +147,10 @@ class FabricReport:
         out += [f'{FABRIC_SOCKET_METRIC}{{node="{n}"}} 1' for n in self.socket_fallback]
         out += ["# HELP aiinfra_fabric_test_node_check_failed 1 per node check that failed.",
                 "# TYPE aiinfra_fabric_test_node_check_failed gauge"]
-        out += [f'aiinfra_fabric_test_node_check_failed{{node="{f.device}",check="{f.code}"}} 1'
-                for f in self.levels.get("node", []) if f.severity == "error"]
+        # Level-2 devices read "<node>:<device>": the metric is per node and check.
+        failed = sorted({(f.device.split(":")[0], f.code) for f in self.levels.get("node", [])
+                         if f.severity == "error"})
+        out += [f'aiinfra_fabric_test_node_check_failed{{node="{node}",check="{code}"}} 1' for node, code in failed]
         return "\n".join(out) + "\n"
 
     def heatmap_png(self) -> bytes:
@@ -183,10 +185,10 @@ class FabricReport:
                            f"<td>{esc(f.action)}</td></tr>" for f in fs)
             body = f"<table><tr><th>severity</th><th>where</th><th>finding</th><th>action</th></tr>{rows}</table>"
             parts.append(f"<h2>{esc(name)}</h2>" + (body if fs else "<p>ok</p>"))
-        png = base64.b64encode(self.heatmap_png()).decode()
-        parts.append(f"<h2>Bandwidth per node and rail</h2><img id='heatmap' alt='heatmap' "
-                     f"src='data:image/png;base64,{png}'>")
         if self.localisation is not None:
+            png = base64.b64encode(self.heatmap_png()).decode()
+            parts.append(f"<h2>Bandwidth per node and rail</h2><img id='heatmap' alt='heatmap' "
+                         f"src='data:image/png;base64,{png}'>")
             items = "".join(f"<li>round {r.index}: " + ", ".join(f"{esc(a)}-{esc(b)} ({esc(w)})" for (a, b), w
                                                                    in zip(r.pairs, r.purpose, strict=True))
                             + "</li>" for r in self.localisation.rounds)
