@@ -165,7 +165,7 @@ def _worker_group(
 # KubeRay's `ray start`, so every Ray worker process inherits it, plain scripts included. Should the
 # image lack aiinfra after all, the pod log says so and Ray starts with the declared environment.
 NODE_ENV_EXPORT = (
-    "if NODE_NCCL_ENV=$(python -m aiinfra nccl env --export); then eval \"$NODE_NCCL_ENV\"; "
+    'if NODE_NCCL_ENV=$(python -m aiinfra nccl env --export); then eval "$NODE_NCCL_ENV"; '
     "else echo 'aiinfra: node NCCL environment not exported (is aiinfra in the image? ray.image_has_aiinfra); "
     "workers keep the declared one' >&2; fi; "
 )

@@ -63,6 +63,7 @@ def test_fit_over_2x8_gpus_orders_ranks_by_leaf(ray_cluster, pkube):
     out, text = _run(ray_cluster, "python fit_rank_map.py 16", "RANK_MAP")
     assert out["world"] == 16 and out["backend"] == "gloo", out  # fake GPUs: gloo, GPU resources still held
     assert out["nccl_env"]["NCCL_IB_GID_INDEX"] == "3"
+    assert "node-level NCCL environment unavailable" not in text  # the training workers' own refinement worked
     pods = pkube.core.list_namespaced_pod("default", label_selector=f"ray.io/cluster={NAME},ray.io/node-type=worker")
     nodes = {n.metadata.name: n.metadata.labels for n in pkube.core.list_node().items}
     leaf_of_ip = {p.status.pod_ip: nodes[p.spec.node_name]["topology.aiinfra.io/leaf"] for p in pods.items}
