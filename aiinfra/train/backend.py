@@ -33,6 +33,7 @@ from aiinfra.definition.model import ClusterDefinition
 from aiinfra.errors import AiinfraError
 from aiinfra.local_ports import free_port
 from aiinfra.nccl.node_env import prepare_worker_env
+from aiinfra.placement.fabric_labels import load_fabric_labels, with_fabric_labels
 from aiinfra.placement.options import PlacementOptions
 from aiinfra.placement.topology import RankSlot, WorkerSpot, leaf_order_report, ring_crossings, topology_rank_order
 
@@ -127,7 +128,10 @@ class AiinfraTorchBackend(_TorchBackend):
                        w.distributed_context.local_rank)
             for w in workers
         ]  # fmt: skip
-        labels = {n["NodeID"]: n.get("Labels") or {} for n in ray.nodes()}
+        # In a RayCluster the fabric labels (leaf, spine) come from the mounted ConfigMap, joined by the
+        # Kubernetes node each Ray node carries (aiinfra.placement.fabric_labels), as the planner joins them.
+        fabric = load_fabric_labels()
+        labels = {n["NodeID"]: with_fabric_labels(n.get("Labels") or {}, fabric) for n in ray.nodes()}
         slots = topology_rank_order(spots, labels, cfg.topology_labels, reorder=cfg.rank_order == "topology")
         by_rank = sorted(slots, key=lambda s: s.rank)
         ray_order = [s.domains[0] if s.domains else None for s in slots]  # slot i is Ray's rank i
