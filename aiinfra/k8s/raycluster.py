@@ -102,8 +102,9 @@ def _head_group(d: ClusterDefinition, ray: Ray, opts: LaunchOptions, labels: dic
             {"containerPort": 6379, "name": "gcs-server"},
             {"containerPort": 8265, "name": "dashboard"},
             {"containerPort": 10001, "name": "client"},
+            {"containerPort": RAY_METRICS_PORT, "name": "metrics"},  # aiinfra's PodMonitor scrapes it by name
         ],
-        "env": [*_auth_env(d, opts), {"name": DEFINITION_ENV, "value": _definition_json(d)}],
+        "env": [*_auth_env(d, opts), {"name": DEFINITION_ENV, "value": _definition_json(d)}, *_monitoring_env(ray)],
         # Job drivers run on the head and plan placement there.
         "volumeMounts": [_TOPOLOGY_MOUNT],
         "securityContext": _container_security(ray, add=[]),
@@ -120,6 +121,24 @@ def _head_group(d: ClusterDefinition, ray: Ray, opts: LaunchOptions, labels: dic
             },
         },
     }
+
+
+RAY_METRICS_PORT = 8080
+"""Ray's metrics export port (KubeRay's default, declared so the PodMonitor does not rely on it)."""
+MONITORING_RELEASE = "kube-prometheus-stack"
+"""The Helm release ``aiinfra monitor deploy`` installs (MonitorOptions.release): its Services' names."""
+
+
+def _monitoring_env(ray: Ray) -> list[dict[str, str]]:
+    """Where Ray's dashboard finds Prometheus and Grafana, so its metrics views and Grafana links work."""
+    ns = ray.access.monitoring_namespace
+    if ns is None:
+        return []
+    base = f"{MONITORING_RELEASE}-{{}}.{ns}.svc"
+    return [
+        {"name": "RAY_PROMETHEUS_HOST", "value": f"http://{base.format('prometheus')}:9090"},
+        {"name": "RAY_GRAFANA_HOST", "value": f"http://{base.format('grafana')}:80"},
+    ]
 
 
 def _worker_group(

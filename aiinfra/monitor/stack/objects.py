@@ -46,6 +46,8 @@ def ray_pod_monitor(d: ClusterDefinition, opts: MonitorOptions) -> dict[str, Any
     namespace = d.ray.namespace if d.ray else "default"
     relabel = [
         {"sourceLabels": ["__meta_kubernetes_pod_label_ray_io_cluster"], "targetLabel": "ray_cluster"},
+        # Ray's own dashboards filter on ray_io_cluster (the label KubeRay's sample PodMonitor sets).
+        {"sourceLabels": ["__meta_kubernetes_pod_label_ray_io_cluster"], "targetLabel": "ray_io_cluster"},
         {"sourceLabels": ["__meta_kubernetes_pod_label_ray_io_node_type"], "targetLabel": "ray_node_type"},
         {"sourceLabels": ["__meta_kubernetes_pod_name"], "targetLabel": "pod"},
         NODE_RELABEL,
