@@ -250,9 +250,9 @@ def _affinity(d: ClusterDefinition, name: str, keep: str | None) -> dict[str, An
         return {}
     required = [{"key": key, "operator": "Exists"} for key in d.topology.labels]
     out: dict[str, Any] = {
-        "nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
-            {"matchExpressions": required}
-        ]}}
+        "nodeAffinity": {
+            "requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [{"matchExpressions": required}]}
+        }
     }
     if keep:
         selector = {"matchLabels": {CLUSTER_LABEL: name, ROLE_LABEL: "worker"}}

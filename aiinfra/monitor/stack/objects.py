@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from aiinfra.definition.model import ClusterDefinition
-from aiinfra.monitor.dashboards import dashboard_json
+from aiinfra.monitor.dashboards import dashboard_json, ray_dashboard_json
 from aiinfra.monitor.rules import alert_rules
 from aiinfra.monitor.rules import metrics as m
 from aiinfra.monitor.rules.render import PART_OF, prometheus_rule
@@ -29,7 +29,8 @@ def _meta(name: str, namespace: str, **labels: str) -> dict[str, Any]:
 
 
 def dashboard_configmaps(namespace: str) -> list[dict[str, Any]]:
-    """One ConfigMap per dashboard, labelled for the Grafana sidecar."""
+    """One ConfigMap per dashboard, ours and Ray's own, labelled for the Grafana sidecar."""
+    boards = {**dashboard_json(), **ray_dashboard_json()}
     return [
         {
             "apiVersion": "v1",
@@ -37,7 +38,7 @@ def dashboard_configmaps(namespace: str) -> list[dict[str, Any]]:
             "metadata": _meta(f"aiinfra-dashboard-{uid.removeprefix('aiinfra-')}", namespace, **{DASHBOARD_LABEL: "1"}),
             "data": {f"{uid}.json": text},
         }
-        for uid, text in dashboard_json().items()
+        for uid, text in boards.items()
     ]
 
 
