@@ -3,7 +3,7 @@
 Set UPDATE_GOLDEN=1 (``make golden``) to rewrite golden files instead of
 comparing with them. The sysfs trees under tests/fixtures/sysfs/ are built by
 tests/fixtures/make_sysfs.py when a session starts (not committed), and rebuilt
-whenever that script changes.
+whenever that script or its tree writer (aiinfra/sim/node_tree.py) changes.
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ def build_sysfs_fixtures() -> Path:
     script = FIXTURES / "make_sysfs.py"
     out = FIXTURES / "sysfs"
     stamp = out / ".built-from"
-    digest = hashlib.sha256(script.read_bytes()).hexdigest()
+    writer = ROOT / "aiinfra" / "sim" / "node_tree.py"  # the Tree the script builds with
+    digest = hashlib.sha256(script.read_bytes() + writer.read_bytes()).hexdigest()
     if stamp.is_file() and stamp.read_text() == digest:
         return out
     runpy.run_path(str(script))["build"](out)

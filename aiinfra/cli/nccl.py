@@ -1,7 +1,8 @@
 """``aiinfra nccl env`` and ``aiinfra nccl log``.
 
 ``env`` prints the NCCL environment for this node (``NAME=value`` lines, with
-``--explain`` the reason after each); ``log`` reads an NCCL_DEBUG=INFO log and
+``--explain`` the reason after each, with ``--export`` as shell ``export`` lines for a
+pod's start command); ``log`` reads an NCCL_DEBUG=INFO log and
 reports the transports NCCL chose, exiting 1 on a socket fallback.
 
 Example:
@@ -20,7 +21,7 @@ from aiinfra.cli.node import add_node_arguments, resolve
 from aiinfra.errors import UsageError
 from aiinfra.findings import failed
 from aiinfra.nccl.log import NcclLogReport, parse_nccl_lines, read_lines
-from aiinfra.nccl.node_env import node_env
+from aiinfra.nccl.node_env import node_env, shell_exports
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -30,6 +31,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_node_arguments(env)
     env.add_argument("--explain", action="store_true", help="say why each value was chosen")
     env.add_argument("--json", action="store_true", help="print name, value and reason as JSON")
+    env.add_argument(
+        "--export", action="store_true", help="print shell 'export NAME=value' lines (a pod's start command evals them)"
+    )
     env.set_defaults(func=run_env)
     log = nccl_sub.add_parser("log", help="report the transports an NCCL_DEBUG=INFO log shows; exit 1 on a fallback")
     log.add_argument("file", metavar="FILE")
@@ -42,6 +46,8 @@ def run_env(args: argparse.Namespace) -> int:
     settings = node_env(d, inv)
     if args.json:
         print(json.dumps([{"name": s.name, "value": s.value, "why": s.why} for s in settings], indent=2))
+    elif args.export:
+        print(shell_exports(d, settings))
     elif args.explain:
         for s in settings:
             print(f"{s.name}={s.value}\n    # {s.why}")

@@ -210,6 +210,8 @@ class Ray(Strict):
     """'token' (default): Ray token authentication, the token in a Secret owned by the RayCluster; 'none' opts out."""
     run_as_user: Annotated[int | None, Field(ge=1)] = 1000
     """Non-root uid the image runs as (rayproject/ray: 1000); null for an image that needs root."""
+    image_has_aiinfra: bool = True
+    """The image contains aiinfra: workers export the node-refined NCCL environment before ray start."""
     access: RayAccess = RayAccess()
 
     @model_validator(mode="after")

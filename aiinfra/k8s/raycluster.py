@@ -35,9 +35,9 @@ from aiinfra.contract import (
 )
 from aiinfra.definition.model import ClusterDefinition, Ray
 from aiinfra.errors import UsageError
-from aiinfra.nccl.declared import as_dict, declared_env
+from aiinfra.nccl.declared import as_dict, declared_env, pinned_gid_index
 
-__all__ = ["RAILS_RESOURCE", "LaunchOptions", "raycluster", "to_yaml", "token_secret_name"]
+__all__ = ["RAILS_RESOURCE", "LaunchOptions", "node_env_notice", "raycluster", "to_yaml", "token_secret_name"]
 
 
 @dataclass(frozen=True)
@@ -180,6 +180,40 @@ def _worker_group(
     }
 
 
+# The node-refined NCCL environment (aiinfra.nccl.node_env, from this node's sysfs) exported before
+# KubeRay's `ray start`, so every Ray worker process inherits it, plain scripts included. Should the
+# image lack aiinfra after all, the pod log says so and Ray starts with the declared environment.
+NODE_ENV_EXPORT = (
+    "if NODE_NCCL_ENV=$(python -m aiinfra nccl env --export); then eval \"$NODE_NCCL_ENV\"; "
+    "else echo 'aiinfra: node NCCL environment not exported (is aiinfra in the image? ray.image_has_aiinfra); "
+    "workers keep the declared one' >&2; fi; "
+)
+
+
+def node_env_notice(d: ClusterDefinition) -> str | None:
+    """What launch says when the image lacks aiinfra (``ray.image_has_aiinfra: false``), else None.
+
+    Example:
+        >>> from aiinfra.definition import load_definition
+        >>> d = load_definition("clusters/roce.yaml")
+        >>> node_env_notice(d) is None
+        True
+        >>> print(node_env_notice(d.model_copy(update={"ray": d.ray.model_copy(update={"image_has_aiinfra": False})})))
+        ... # doctest: +ELLIPSIS
+        the image ... has no aiinfra (ray.image_has_aiinfra: false): workers start with the declared NCCL ...
+    """
+    if d.ray is None or d.ray.image_has_aiinfra:
+        return None
+    lost = "rails found ACTIVE on each node (NCCL_IB_HCA), GPUDirect level"
+    if any(r.link_layer == "Ethernet" for r in d.rails) and pinned_gid_index(d) is None:
+        lost = "NCCL_IB_GID_INDEX (gid_index auto), " + lost
+    return (
+        f"the image {d.ray.image} has no aiinfra (ray.image_has_aiinfra: false): workers start with the declared "
+        f"NCCL environment only; scripts that do not use aiinfra.train get no node-refined {lost}. "
+        "Install aiinfra in the image and set ray.image_has_aiinfra: true"
+    )
+
+
 def _worker_container(d: ClusterDefinition, ray: Ray, opts: LaunchOptions) -> dict[str, Any]:
     """The worker's container: GPUs and every rail's resource, the NCCL environment, memlock, IPC_LOCK."""
     w = ray.workers
@@ -198,8 +232,9 @@ def _worker_container(d: ClusterDefinition, ray: Ray, opts: LaunchOptions) -> di
         "args": [
             "ulimit -l unlimited || echo 'aiinfra: cannot raise the memlock limit; RDMA memory "
             "registration may fail (container runtime LimitMEMLOCK)' >&2; "
+            + (NODE_ENV_EXPORT if ray.image_has_aiinfra else "")
             # The Ray node carries its Kubernetes node's name, the key to its fabric labels.
-            f'export RAY_OVERRIDE_LABELS="{{\\"{K8S_NODE_LABEL}\\":\\"${NODE_NAME_ENV}\\"}}"'
+            + f'export RAY_OVERRIDE_LABELS="{{\\"{K8S_NODE_LABEL}\\":\\"${NODE_NAME_ENV}\\"}}"'
         ],
         "resources": {"requests": resources, "limits": resources},
         # IPC_LOCK lets RDMA pin memory past the memlock limit; the one capability kept

@@ -32,7 +32,7 @@ from aiinfra.k8s.network_policy import network_policies
 from aiinfra.k8s.owned import owner_reference, token_secret, topology_configmap
 from aiinfra.k8s.portforward import PortForward
 from aiinfra.k8s.preflight import fit, node_rooms, quantity
-from aiinfra.k8s.raycluster import LaunchOptions, raycluster, token_secret_name
+from aiinfra.k8s.raycluster import LaunchOptions, node_env_notice, raycluster, token_secret_name
 from aiinfra.launch.protocol import ClusterStatus, NodeStatus
 from aiinfra.launch.ray_state import ray_nodes
 
@@ -95,6 +95,9 @@ class KubeRayBackend:
                 f"aiinfra.connect('{self.name}') re-attaches, `aiinfra down {self.name}` removes it"
             )
         self._check_client_ray()
+        notice = node_env_notice(self.definition)
+        if notice:
+            log.warning("%s", notice)
         if self.preflight:
             self._preflight()
         # The RayCluster first, suspended (KubeRay makes no pods yet); then what it owns, so the

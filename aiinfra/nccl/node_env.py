@@ -30,6 +30,7 @@ Example:
 from __future__ import annotations
 
 import logging
+import shlex
 from collections.abc import Iterable, Mapping, MutableMapping
 from typing import Any
 
@@ -41,7 +42,7 @@ from aiinfra.node.discovery import NodeInventory, discover_node
 from aiinfra.node.gpudirect import choose_gpudirect, gdr_reach
 from aiinfra.node.interfaces import matching_interfaces
 
-__all__ = ["EnvSetting", "apply_env", "as_dict", "node_env", "prepare_worker_env"]
+__all__ = ["EnvSetting", "apply_env", "as_dict", "dropped_names", "node_env", "prepare_worker_env", "shell_exports"]
 
 log = logging.getLogger(__name__)
 
@@ -107,8 +108,40 @@ def apply_env(
     settings = node_env(d, discover_node(sysfs_root, nvml=nvml))
     kept = set(keep)
     applied = {s.name: s.value for s in settings if s.name not in kept}
+    for name in dropped_names(d, settings):
+        if name not in kept:
+            environ.pop(name, None)
     environ.update(applied)
     return applied
+
+
+def dropped_names(d: ClusterDefinition | None, settings: list[EnvSetting]) -> list[str]:
+    """Names the pod template declares that this node's environment leaves out on purpose (a pinned
+    GID index replacing NCCL's own selection, rails or an interface the node lacks).
+
+    Example:
+        >>> from aiinfra.definition import load_definition
+        >>> from aiinfra.node.gpu import NoNvml
+        >>> d = load_definition("clusters/roce.yaml")
+        >>> dropped_names(d, node_env(d, discover_node("tests/fixtures/sysfs/roce-h100", nvml=NoNvml())))
+        ['NCCL_IB_ADDR_FAMILY', 'NCCL_IB_ROCE_VERSION_NUM']
+    """
+    if d is None or d.backend != "kubernetes":
+        return []
+    kept = {s.name for s in settings}
+    return sorted({s.name for s in declared_env(d)} - kept)
+
+
+def shell_exports(d: ClusterDefinition | None, settings: list[EnvSetting]) -> str:
+    """Shell lines that turn a pod's declared NCCL environment into this node's (for a start command).
+
+    Example:
+        >>> print(shell_exports(None, [EnvSetting("NCCL_IB_HCA", "=mlx5_0:1", "why")]))
+        export NCCL_IB_HCA==mlx5_0:1
+    """
+    lines = [f"unset {name}" for name in dropped_names(d, settings)]
+    lines += [f"export {s.name}={shlex.quote(s.value)}" for s in settings]
+    return "\n".join(lines)
 
 
 def prepare_worker_env(

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import os
+import shutil
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -33,6 +34,7 @@ from aiinfra.sim import processes as _proc
 from aiinfra.sim.cluster import SimCluster, SimStatus
 from aiinfra.sim.components import HOST, ORDER, PORTS, Layout, argv, env, healthy
 from aiinfra.sim.crds import crd_documents, install_crds
+from aiinfra.sim.node_tree import write_node_tree
 from aiinfra.sim.pki import ensure_pki, write_kubeconfig
 from aiinfra.sim.rest import Rest
 from aiinfra.sim.state import StateLock, clear_state, default_state_dir, load_state, prepare_fresh, save_state
@@ -93,6 +95,8 @@ def up(
             total = nodes + process_nodes
             missing = [i for i in range(total) if _nodes.node_name(d, i) not in have]
             process = frozenset(range(nodes, total))
+            for i in process:
+                write_process_node_tree(state, d, i)
             if process_nodes or cluster.process_nodes:
                 _ensure_agent(cluster)
                 save_state(state, cluster.to_json())
@@ -105,6 +109,28 @@ def up(
         cluster.timings["nodes_s"] = round(time.monotonic() - t0, 2)
         save_state(state, cluster.to_json())
         return cluster
+
+
+def write_process_node_tree(state_dir: Path, d: ClusterDefinition, index: int) -> Path:
+    """The sysfs/procfs tree of process node ``index`` at ``<state>/nodes/<node>/`` (written once), which the
+    node agent presents as the node's /sys and /proc (hostPath volumes, and the pods' own /sys).
+
+    Example:
+        >>> import tempfile
+        >>> from aiinfra.definition import load_definition
+        >>> root = write_process_node_tree(Path(tempfile.mkdtemp()), load_definition("clusters/roce.yaml"), 0)
+        >>> root.name, sorted(p.name for p in (root / "sys/class/infiniband").iterdir())
+        ('roce-node-0000', ['mlx5_0', 'mlx5_1', 'mlx5_2', 'mlx5_3'])
+    """
+    root = Path(state_dir) / "nodes" / _nodes.node_name(d, index)
+    if root.is_dir():
+        return root
+    tmp = root.with_name(f".{root.name}.tmp")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    write_node_tree(d, index, tmp)
+    os.replace(tmp, root)
+    return root
 
 
 def _ensure_agent(cluster: SimCluster) -> None:

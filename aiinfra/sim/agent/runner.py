@@ -129,6 +129,7 @@ class PodRunner(threading.Thread):
                     "hosts_file": str(self.hosts_file),
                     "resolv_file": str(self.dir / "resolv.conf"),
                     "hostname": spec.get("hostname") or self.name,
+                    "node_tree": str(self.node_tree) if self.node_tree else None,
                     "mounts": volumes.mounts(self.pod, self.dir, self.lookup, self.node_tree),
                     "init": [podspec.container_plan(self.pod, c, self.lookup, log_dir)
                              for c in spec.get("initContainers") or []],

@@ -2,7 +2,8 @@
 
 The node agent starts ``ip netns exec <ns> unshare --mount --uts --pid --fork --mount-proc python -s
 aiinfra/sim/agent/sandbox.py <plan.json>`` (as a script, so that it imports nothing but probes.py).
-This process then mounts the pod's volumes at their absolute paths (binds, memory-backed tmpfs
+This process then presents the node's generated hardware (aiinfra.sim.node_tree) at /sys and over
+the few /proc files discovery reads, mounts the pod's volumes at their absolute paths (binds, memory-backed tmpfs
 for ``/dev/shm``), a private ``/tmp`` and the pod's
 ``/etc/hosts``; runs the init containers one after the other, then the containers, restarting them
 as the pod's restartPolicy says; runs their probes; writes each container's output as CRI log lines
@@ -63,11 +64,36 @@ def raise_limits() -> None:
             pass
 
 
-def mount(plan: dict[str, Any]) -> None:
-    """Volumes, /etc/hosts and a private /tmp, in this (private) mount namespace."""
-    def run(*args: str) -> None:
-        subprocess.run(["mount", *args], check=True, capture_output=True)
+# What a container needs from the real /sys besides the node's hardware: cgroup limits (Ray, torch),
+# CPU topology (glibc, psutil) and kernel settings. The rest of /sys comes from the node tree.
+HOST_SYS = ("fs/cgroup", "devices/system", "kernel")
+# Only the /proc entries node discovery reads: the pod keeps its own /proc (PID namespace) for Ray and psutil.
+TREE_PROC = ("driver", "sys/kernel/osrelease")
 
+
+def _mount(*args: str) -> None:
+    subprocess.run(["mount", *args], check=True, capture_output=True)
+
+
+def present_node(tree: str) -> None:
+    """Show the node's generated hardware where a container sees the host's: its ``sys/`` read-only at /sys
+    (with the host parts above carried in), and the files of ``TREE_PROC`` over the pod's own /proc."""
+    for rel in HOST_SYS:
+        if os.path.isdir(f"/sys/{rel}"):
+            os.makedirs(f"{tree}/sys/{rel}", exist_ok=True)
+            _mount("--rbind", f"/sys/{rel}", f"{tree}/sys/{rel}")  # seen in this mount namespace only
+    _mount("--rbind", f"{tree}/sys", "/sys")
+    _mount("-o", "remount,bind,ro", "/sys")
+    for rel in TREE_PROC:
+        if os.path.exists(f"{tree}/proc/{rel}") and os.path.exists(f"/proc/{rel}"):
+            _mount("--bind", f"{tree}/proc/{rel}", f"/proc/{rel}")
+
+
+def mount(plan: dict[str, Any]) -> None:
+    """The node's /sys, volumes, /etc/hosts and a private /tmp, in this (private) mount namespace."""
+    run = _mount
+    if plan.get("node_tree"):
+        present_node(plan["node_tree"])
     for m in plan.get("mounts", []):
         os.makedirs(m["target"], exist_ok=True)
         if m["kind"] == "tmpfs":

@@ -21,7 +21,7 @@ import pytest
 from tests.k8s.conftest import require_tools
 
 ROOT = Path(__file__).resolve().parents[3]
-DEFINITION = ROOT / "clusters" / "a800-ib.yaml"
+DEFINITION = ROOT / "clusters" / "roce.yaml"  # RoCE with gid_index auto: the node env is needed
 NAME = "procnodes"
 IN_CI = os.environ.get("CI", "").lower() in ("true", "1", "yes")
 

@@ -1,0 +1,241 @@
+"""Simulated sysfs/procfs trees of GPU nodes: what mlx5 HCAs, NVIDIA GPUs and a bond expose there.
+
+No HCA exists where the simulator runs, so a process-backed node's ``/sys`` and ``/proc`` are a
+folder written from the cluster definition (:func:`write_node_tree`), with file names and value
+formats as the kernel writes them:
+
+- ``sys/class/infiniband/<hca>`` -> ``sys/devices/pciDDDD:BB/<bridges>/<bdf>/infiniband/<hca>``;
+  ``ports/<n>/state`` '4: ACTIVE', ``phys_state`` '5: LinkUp', ``rate`` '400 Gb/sec (4X NDR)',
+  ``link_layer``; ``gids/<i>`` with ``gid_attrs/types/<i>`` and ``gid_attrs/ndevs/<i>`` on RoCE
+  (tables cut to 8 slots; on IB ports the attribute files are omitted, as reading them fails there).
+- ``sys/bus/pci/devices/<bdf>`` links, ``numa_node``; ``sys/module/nvidia{,_peermem}``,
+  ``proc/driver/nvidia/version``, ``proc/sys/kernel/osrelease``; a 802.3ad bond in
+  ``proc/net/bonding/<bond>`` (bond_procfs.c layout) and ``sys/class/net/bonding_masters``.
+
+The test fixtures (tests/fixtures/make_sysfs.py, make_exporter_trees.py) build their machines
+from the same :class:`Tree`.
+
+Example:
+    >>> import tempfile
+    >>> from aiinfra.definition import load_definition
+    >>> root = write_node_tree(load_definition("clusters/roce.yaml"), 1, Path(tempfile.mkdtemp()))
+    >>> (root / "sys/class/infiniband/mlx5_0/ports/1/gids/3").read_text().strip()
+    '0000:0000:0000:0000:0000:ffff:0a78:000c'
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from pathlib import Path
+
+from aiinfra.definition.model import ClusterDefinition, GpuDirect, LinkLayer, Rail
+
+GidSpec = tuple[str, str | None, str | None]  # value, type, netdev
+GID_SLOTS = 8
+ZERO = "0000:0000:0000:0000:0000:0000:0000:0000"
+PROPRIETARY_535 = (
+    "NVRM version: NVIDIA UNIX x86_64 Kernel Module  535.129.03  Thu Oct 19 18:56:32 UTC 2023\n"
+    "GCC version:  gcc version 11.4.0 (Ubuntu 11.4.0-1ubuntu1~22.04)\n"
+)
+OPEN_570 = (
+    "NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  570.124.06  Release Build  "
+    "(dvs-builder@U16-I3-B03-4-3)  Thu Feb 20 20:03:12 UTC 2025\n"
+    "GCC version:  gcc version 12.3.0 (Ubuntu 12.3.0-1ubuntu1~22.04)\n"
+)
+ACTIVE, DOWN = ("4: ACTIVE", "5: LinkUp"), ("1: DOWN", "2: Polling")
+# (root complex bus, NUMA node): each a root port -> PCIe switch -> 2 GPUs + 1 HCA, as on HGX A800/H100.
+SWITCHES = [(0x15, 0), (0x3A, 0), (0x9A, 1), (0xBA, 1)]
+KERNEL = "5.15.0-131-generic"
+BOND_PARTNER_MAC = "b8:59:9f:10:20:30"
+_SPEEDS = {25: "1X EDR", 50: "2X HDR", 100: "4X EDR", 200: "4X HDR", 400: "4X NDR", 800: "4X XDR"}
+
+
+class Tree:
+    """Writes files and relative symlinks under ``root`` (a node's ``/``)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def write(self, rel: str, text: str) -> None:
+        path = self.root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text if text.endswith("\n") else text + "\n")
+
+    def link(self, rel: str, target_rel: str) -> None:
+        path = self.root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.symlink_to(os.path.relpath(self.root / target_rel, path.parent))
+
+    def pci(self, chain: list[str], numa: int, cls: str) -> str:
+        """Create the device at the end of ``chain`` (root complex first) and its bridges."""
+        for depth in range(2, len(chain) + 1):
+            rel = "sys/devices/" + "/".join(chain[:depth])
+            bdf = chain[depth - 1]
+            self.write(f"{rel}/numa_node", str(numa))
+            self.write(f"{rel}/class", cls if depth == len(chain) else "0x060400")
+            if not (self.root / f"sys/bus/pci/devices/{bdf}").is_symlink():
+                self.link(f"sys/bus/pci/devices/{bdf}", rel)
+        return "sys/devices/" + "/".join(chain)
+
+    def netdev(self, dev_rel: str, name: str, dev_port: int) -> None:
+        self.write(f"{dev_rel}/net/{name}/dev_port", str(dev_port))
+        self.write(f"{dev_rel}/net/{name}/operstate", "up")
+        self.link(f"sys/class/net/{name}", f"{dev_rel}/net/{name}")
+
+    def virtual_netdev(self, name: str) -> None:
+        self.write(f"sys/devices/virtual/net/{name}/operstate", "up")
+        self.link(f"sys/class/net/{name}", f"sys/devices/virtual/net/{name}")
+
+    def hca(self, dev_rel: str, name: str, port: dict[str, str], gids: list[GidSpec], number: int = 1) -> None:
+        ib = f"{dev_rel}/infiniband/{name}"
+        self.link(f"{ib}/device", dev_rel)
+        self.link(f"sys/class/infiniband/{name}", ib)
+        for key, value in port.items():
+            self.write(f"{ib}/ports/{number}/{key}", value)
+        for i in range(GID_SLOTS):
+            gid, gid_type, ndev = gids[i] if i < len(gids) else (ZERO, None, None)
+            self.write(f"{ib}/ports/{number}/gids/{i}", gid)
+            if gid_type is not None:
+                self.write(f"{ib}/ports/{number}/gid_attrs/types/{i}", gid_type)
+                self.write(f"{ib}/ports/{number}/gid_attrs/ndevs/{i}", ndev or "")
+
+    def driver(self, banner: str, version: str, kernel: str, peermem: bool) -> None:
+        self.write("proc/driver/nvidia/version", banner)
+        self.write("sys/module/nvidia/version", version)
+        self.write("proc/sys/kernel/osrelease", kernel)
+        if peermem:
+            self.write("sys/module/nvidia_peermem/initstate", "live")
+
+
+def switch_group(t: Tree, rc: int, numa: int, hca_bdf: str | None = None) -> tuple[list[str], str]:
+    """Two GPUs and an HCA slot behind one switch; returns the GPU BDFs and the HCA device path."""
+    base = [f"pci0000:{rc:02x}", f"0000:{rc:02x}:01.0", f"0000:{rc + 1:02x}:00.0"]
+    gpus = []
+    for slot, bus in ((0, rc + 3), (1, rc + 4)):
+        bdf = f"0000:{bus:02x}:00.0"
+        t.pci([*base, f"0000:{rc + 2:02x}:{slot:02x}.0", bdf], numa, "0x030200")
+        gpus.append(bdf)
+    hca = hca_bdf or f"0000:{rc + 5:02x}:00.0"
+    return gpus, t.pci([*base, f"0000:{rc + 2:02x}:02.0", hca], numa, "0x020700")
+
+
+def bond(t: Tree, members: list[tuple[str, str]], odd_member: str | None = None, kernel: str = KERNEL) -> None:
+    """bond0 in 802.3ad over ``members`` (name, device path); ``odd_member`` lands in aggregator 2 without
+    partner (switch ports not in one LAG)."""
+    t.write("sys/devices/virtual/net/bond0/operstate", "up")
+    t.link("sys/class/net/bond0", "sys/devices/virtual/net/bond0")
+    t.write("sys/class/net/bonding_masters", "bond0")
+    t.write("sys/devices/virtual/net/bond0/bonding/slaves", " ".join(m for m, _ in members))
+    t.write("sys/devices/virtual/net/bond0/bonding/mode", "802.3ad 4")
+    lines = [
+        f"Ethernet Channel Bonding Driver: v{kernel}", "",
+        "Bonding Mode: IEEE 802.3ad Dynamic link aggregation", "Transmit Hash Policy: layer3+4 (1)",
+        "MII Status: up", "MII Polling Interval (ms): 100", "Up Delay (ms): 0", "Down Delay (ms): 0",
+        "Peer Notification Delay (ms): 0", "", "802.3ad info", "LACP active: on", "LACP rate: fast", "Min links: 0",
+        "Aggregator selection policy (ad_select): stable", "System priority: 65535",
+        "System MAC address: 0c:42:a1:5b:2e:00", "Active Aggregator Info:", "\tAggregator ID: 1",
+        f"\tNumber of ports: {len(members) - (odd_member is not None)}", "\tActor Key: 21", "\tPartner Key: 32801",
+        f"\tPartner Mac Address: {BOND_PARTNER_MAC}", "",
+    ]  # fmt: skip
+    for i, (m, dev) in enumerate(members):
+        odd = m == odd_member
+        attrs = {
+            "mii_status": "up",
+            "ad_aggregator_id": "2" if odd else "1",
+            "link_failure_count": "1" if odd else "0",
+            "state": "backup" if odd else "active",
+            "perm_hwaddr": f"0c:42:a1:5b:2e:{i:02x}",
+        }
+        for key, value in attrs.items():
+            t.write(f"{dev}/net/{m}/bonding_slave/{key}", value)
+        t.link(f"sys/devices/virtual/net/bond0/lower_{m}", f"{dev}/net/{m}")
+        churn, partner = ("churned", "00:00:00:00:00:00") if odd else ("none", BOND_PARTNER_MAC)
+        lines += [
+            f"Slave Interface: {m}", "MII Status: up", "Speed: 25000 Mbps", "Duplex: full",
+            f"Link Failure Count: {1 if odd else 0}", f"Permanent HW addr: 0c:42:a1:5b:2e:{i:02x}", "Slave queue ID: 0",
+            f"Aggregator ID: {2 if odd else 1}", f"Actor Churn State: {churn}", f"Partner Churn State: {churn}",
+            f"Actor Churned Count: {1 if odd else 0}", f"Partner Churned Count: {1 if odd else 0}",
+            "details actor lacp pdu:", "    system priority: 65535", "    system mac address: 0c:42:a1:5b:2e:00",
+            "    port key: 21", "    port priority: 255", f"    port number: {i + 1}",
+            f"    port state: {69 if odd else 61}",
+            "details partner lacp pdu:", "    system priority: 65535" if odd else "    system priority: 32768",
+            f"    system mac address: {partner}", f"    oper key: {1 if odd else 32801}", "    port priority: 255",
+            f"    port number: {1 if odd else 289 + i}", f"    port state: {1 if odd else 61}", "",
+        ]  # fmt: skip
+    t.write("proc/net/bonding/bond0", "\n".join(lines))
+
+
+def rail_ipv4(d: ClusterDefinition, rail_index: int, node_index: int) -> str:
+    """The address the node's pod holds on a RoCE rail: host 11 + node index of the rail's pod subnet
+    (10.200+rail.0.0/16 when the definition gives none).
+
+    Example:
+        >>> from aiinfra.definition import load_definition
+        >>> rail_ipv4(load_definition("clusters/roce.yaml"), 2, 0)
+        '10.120.2.11'
+    """
+    subnet = d.rails[rail_index].pod_subnet or ipaddress.IPv4Network(f"10.{200 + rail_index}.0.0/16")
+    return str(subnet[11 + node_index])
+
+
+def _rate(rail: Rail) -> str:
+    gbps = int(rail.rate_gbps) if rail.rate_gbps == int(rail.rate_gbps) else rail.rate_gbps
+    return f"{gbps} Gb/sec ({_SPEEDS.get(int(gbps), '4X')})"
+
+
+def _gids(rail: Rail, ifname: str, ipv4: str, eui: str) -> list[GidSpec]:
+    if rail.link_layer != LinkLayer.ETHERNET:
+        return [(f"fe80:0000:0000:0000:{eui}", None, None)]
+    a, b, c, e = (int(x) for x in ipv4.split("."))
+    mapped = f"0000:0000:0000:0000:0000:ffff:{a:02x}{b:02x}:{c:02x}{e:02x}"
+    link_local = f"fe80:0000:0000:0000:{eui}"
+    # As the kernel fills the table: link-local v1/v2 first, then the IPv4-mapped pair once the address is up.
+    return [(link_local, "IB/RoCE v1", ifname), (link_local, "RoCE v2", ifname),
+            (mapped, "IB/RoCE v1", ifname), (mapped, "RoCE v2", ifname)]  # fmt: skip
+
+
+def _rails(t: Tree, d: ClusterDefinition, node_index: int) -> None:
+    gpus = d.gpu.per_node if d.gpu else 0
+    groups = max(len(d.rails), (gpus + 1) // 2)
+    for i in range(groups):
+        rc, numa = 0x10 + 0x20 * i, 0 if i < max(1, groups // 2) else 1
+        rail = d.rails[i] if i < len(d.rails) else None
+        _, dev = switch_group(t, rc, numa, rail.pci if rail else None)
+        if rail is None:
+            continue
+        bus = int(dev.rsplit("/", 1)[1].split(":")[1], 16)
+        ethernet = rail.link_layer == LinkLayer.ETHERNET
+        ifname = rail.netdev or (f"enp{bus}s0np0" if ethernet else f"ibp{bus}s0")
+        t.netdev(dev, ifname, rail.port - 1)
+        port = {"state": ACTIVE[0], "phys_state": ACTIVE[1], "rate": _rate(rail), "link_layer": rail.link_layer.value}
+        eui = f"a288:c2ff:fe{node_index % 256:02x}:{0x10 + i:04x}"
+        t.hca(dev, rail.hca, port, _gids(rail, ifname, rail_ipv4(d, i, node_index), eui), rail.port)
+
+
+def write_node_tree(d: ClusterDefinition, node_index: int, root: Path) -> Path:
+    """Write node ``node_index``'s ``sys/`` and ``proc/`` under ``root`` (which must not hold a tree yet).
+
+    The definition's rails each behind a PCIe switch with their GPUs (the HCA at the rail's ``pci``
+    address, its netdev named as the rail says), every port ACTIVE at the rail's rate; RoCE ports carry
+    the IPv4-mapped RoCE v2 GID of the pod's address (:func:`rail_ipv4`) at index 3. Management: the
+    definition's bond over two 25G NICs, and the pod interface (``network.socket_ifname``). The driver
+    is the open 570 module for DMA-BUF, else the proprietary 535 one with nvidia_peermem loaded.
+    Returns ``root``.
+    """
+    t = Tree(root)
+    _rails(t, d, node_index)
+    members = []
+    for fn, ifname in enumerate(("eno1", "eno2")):
+        dev = t.pci(["pci0000:00", "0000:00:1c.0", f"0000:02:00.{fn}"], 0, "0x020000")
+        t.netdev(dev, ifname, 0)
+        members.append((ifname, dev))
+    if d.network.management_bond:
+        bond(t, members)
+    if not (root / "sys/class/net" / d.network.socket_ifname).is_symlink():
+        t.virtual_netdev(d.network.socket_ifname)
+    if d.network.gpudirect == GpuDirect.PEERMEM:
+        t.driver(PROPRIETARY_535, "535.129.03", KERNEL, peermem=True)
+    else:
+        t.driver(OPEN_570, "570.124.06", KERNEL, peermem=False)
+    return root
