@@ -78,7 +78,9 @@ def kuberay_service_monitor(opts: MonitorOptions, operator_namespace: str = "kub
             "namespaceSelector": {"matchNames": [operator_namespace]},
             "selector": {"matchLabels": {"app.kubernetes.io/name": "kuberay-operator"}},
             "jobLabel": "app.kubernetes.io/name",
-            "endpoints": [{"port": "http", "path": "/metrics", "interval": "15s"}],
+            # KubeRay's series carry the RayCluster's own namespace label: without honorLabels the target's
+            # (the operator's namespace) would win and rename it exported_namespace.
+            "endpoints": [{"port": "http", "path": "/metrics", "interval": "15s", "honorLabels": True}],
         },
     }
 
