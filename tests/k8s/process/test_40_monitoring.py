@@ -232,3 +232,17 @@ def test_every_ray_alert_uses_a_scraped_metric_and_none_fires(prometheus: str) -
     time.sleep(15)  # a few rule evaluations on the scraped data
     firing = {a["labels"]["alertname"] for a in _get(prometheus, "/api/v1/alerts")["alerts"] if a["state"] == "firing"}
     assert not firing & {a.name for a in ray_alerts(Thresholds())}, firing
+
+
+def test_dashboard_screenshots_plot_this_scrape(prometheus: str, tmp_path: Path) -> None:
+    """The docs' dashboard pictures: AIINFRA_DOCS_PNG=1 writes them to docs/images/ (committed)."""
+    import os
+
+    from tests.monitor.dashboard_png import render_png
+
+    out = Path(__file__).resolve().parents[3] / "docs" / "images" if os.environ.get("AIINFRA_DOCS_PNG") else tmp_path
+    out.mkdir(exist_ok=True)
+    counts = render_png(prometheus, "aiinfra-ray", out / "dashboard-ray.png")
+    assert {t for t, n in counts.items() if n == 0} == NOT_FROM_THIS_SCRAPE
+    ib = render_png(prometheus, "aiinfra-infiniband", out / "dashboard-infiniband.png")
+    assert any(ib.values()) and (out / "dashboard-ray.png").stat().st_size > 10_000
