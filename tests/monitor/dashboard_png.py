@@ -22,9 +22,9 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-from aiinfra.monitor.dashboards import all_dashboards, expand_query  # noqa: E402
+from aiinfra.monitor.dashboards import all_dashboards, expand_query
 
 
 def _range(url: str, expr: str, minutes: float) -> list[dict[str, Any]]:

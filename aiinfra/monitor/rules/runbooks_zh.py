@@ -4,8 +4,8 @@ Numbers here must match the English descriptions (thresholds): tests/test_monito
 so a changed threshold cannot leave a stale Chinese page.
 
 Example:
-    >>> DESCRIPTIONS_ZH["IbPortDown"][:8]
-    '数据 rail 不'
+    >>> DESCRIPTIONS_ZH["IbPortDown"].startswith("数据 rail")
+    True
 """
 
 from __future__ import annotations
@@ -32,7 +32,8 @@ DESCRIPTIONS_ZH = {
     "GpuHealthFailing": "DCGM 被动健康监视报告 FAIL（监视项 ALL 包含 XID 79 和 95）。",
     "GpuHealthWarning": "DCGM 被动健康监视报告 WARN。",
     "IbPortDown": "数据 rail 不处于 ACTIVE/LinkUp：经过它的集合通信会挂起或回退。",
-    "IbPortMissing": "sysfs 中缺少已声明的 HCA 端口（aiinfra exporter 会指出 rail；node_exporter 显示的 rail 端口少于 4 个）："
+    "IbPortMissing": "sysfs 中缺少已声明的 HCA 端口（aiinfra exporter 会指出 rail；"
+    "node_exporter 显示的 rail 端口少于 4 个）："
     "驱动失败，或网卡从 PCIe 上掉线。",
     "IbRateDegraded": "端口协商的宽度或速率低于声明值（4X -> 2X，NDR -> HDR）：该 rail 悄无声息地只提供部分带宽，"
     "拖慢每一次集合通信。",
@@ -59,7 +60,8 @@ DESCRIPTIONS_ZH = {
     "NodeExporterDown": "Prometheus 无法抓取该节点上的 node_exporter：依赖它的告警在该节点上失明。",
     "DcgmExporterDown": "Prometheus 无法抓取该节点上的 dcgm-exporter：依赖它的告警在该节点上失明。",
     "AiinfraExporterDown": "Prometheus 无法抓取该节点上的 aiinfra exporter：依赖它的告警在该节点上失明。",
-    "DcgmExporterMissing": "aiinfra exporter 在这个 GPU 节点上运行，但 Prometheus 在该节点上没有抓取任何 dcgm-exporter："
+    "DcgmExporterMissing": "aiinfra exporter 在这个 GPU 节点上运行，"
+    "但 Prometheus 在该节点上没有抓取任何 dcgm-exporter："
     "GPU 温度、ECC 和健康告警对它失明。",
     "DcgmExporterStale": "GPU 的能耗计数 2m 未变化：dcgm-exporter 有应答但其 DCGM 数据已冻结"
     "（hostengine 挂起或被 profiling 锁住）。",
@@ -70,14 +72,16 @@ DESCRIPTIONS_ZH = {
     "GpuXidWatchDown": "aiinfra exporter 无法在该 GPU 上注册 NVML XID 事件：GpuXidFatal 对它失明。",
     "KubeRayOperatorDown": "operator 宕机期间，已运行的 Ray 集群继续运行，但不会创建、扩缩或修复任何集群。",
     "RayClusterNotProvisioned": "KubeRay 报告该 RayCluster 的 Pod 在 10m 内未全部就绪。",
-    "RayHeadUnreachable": "Prometheus 无法访问 Ray head 的 metrics 端口：head Pod 已消失或挂起；作业和 dashboard 不可用，"
+    "RayHeadUnreachable": "Prometheus 无法访问 Ray head 的 metrics 端口：head Pod 已消失或挂起；"
+    "作业和 dashboard 不可用，"
     "worker 失去 GCS。",
     "RayHeadNotScraped": "KubeRay 知道该集群，但 Prometheus 没有其 head 的抓取目标：PodMonitor 不匹配"
     "（缺少 metrics 端口或标签）或 head 从未启动。",
     "RayWorkerUnreachable": "某个 worker 的 metrics 端口无应答：worker Pod 挂起或其节点宕机；它的 rank 拖住整个作业。",
     "RayWorkerRestarts": "worker Pod 中的 Ray 节点重新启动（其 metrics agent 的启动时间变化）：容器已重启，"
     "其 rank 丢失，训练从检查点重新开始。",
-    "FabricTestNcclOnSockets": "网络测试的 NCCL 运行使用了 Socket 传输而不是 InfiniBand/RoCE：该节点上的训练只能发挥一小部分带宽。",
+    "FabricTestNcclOnSockets": "网络测试的 NCCL 运行使用了 Socket 传输而不是 InfiniBand/RoCE："
+    "该节点上的训练只能发挥一小部分带宽。",
     "FabricTestRailBelowTarget": "fabric 测试测得该 rail 的带宽低于预期的 90%。",
     "FabricTestStale": "该节点的网络测试结果已过时：计数器发现不了的 rail 劣化可能被忽视。",
 }
