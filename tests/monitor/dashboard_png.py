@@ -35,7 +35,7 @@ def _range(url: str, expr: str, minutes: float) -> list[dict[str, Any]]:
 
 
 def _legend(metric: dict[str, str], template: str | None) -> str:
-    if template:
+    if template and template != "__auto":  # Grafana's __auto: the series' labels
         out = template
         for k, v in metric.items():
             out = out.replace("{{" + k + "}}", v)
@@ -52,6 +52,8 @@ def _plot(ax: Any, panel: dict[str, Any], url: str, minutes: float) -> int:
             series.append((_legend(s["metric"], target.get("legendFormat")), s["values"]))
     if not series:
         ax.text(0.5, 0.5, "no data", ha="center", va="center", transform=ax.transAxes, color="grey")
+        ax.set_xticks([])
+        ax.set_yticks([])
         return 0
     if panel["type"] == "timeseries":
         start = min(float(v[0][0]) for _, v in series)

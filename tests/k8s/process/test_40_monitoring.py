@@ -244,5 +244,4 @@ def test_dashboard_screenshots_plot_this_scrape(prometheus: str, tmp_path: Path)
     out.mkdir(exist_ok=True)
     counts = render_png(prometheus, "aiinfra-ray", out / "dashboard-ray.png")
     assert {t for t, n in counts.items() if n == 0} == NOT_FROM_THIS_SCRAPE
-    ib = render_png(prometheus, "aiinfra-infiniband", out / "dashboard-infiniband.png")
-    assert any(ib.values()) and (out / "dashboard-ray.png").stat().st_size > 10_000
+    assert (out / "dashboard-ray.png").stat().st_size > 10_000
