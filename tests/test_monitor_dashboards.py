@@ -92,3 +92,34 @@ def test_every_query_parses(tmp_path: Path) -> None:
     path.write_text(yaml.safe_dump({"groups": [{"name": "panels", "rules": rules}]}))
     run = subprocess.run([promtool, "check", "rules", str(path)], capture_output=True, text=True)
     assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_ray_dashboards_are_rays_own_and_fresh() -> None:
+    """Ray's dashboards are what the installed Ray's factory generates (UPDATE_GOLDEN=1 regenerates)."""
+    pytest.importorskip("ray")
+    from aiinfra.monitor.dashboards import RAY_JSON_DIR, ray_dashboard_json
+    from aiinfra.monitor.ray_dashboards import generate_ray_dashboards
+
+    expected = generate_ray_dashboards()
+    if os.environ.get("UPDATE_GOLDEN") == "1":
+        RAY_JSON_DIR.mkdir(parents=True, exist_ok=True)
+        for stale in RAY_JSON_DIR.glob("*.json"):
+            stale.unlink()
+        for name, text in expected.items():
+            (RAY_JSON_DIR / f"{name}.json").write_text(text, encoding="utf-8")
+    assert ray_dashboard_json() == expected, "Ray's dashboards are stale (another Ray installed?); make golden"
+
+
+def test_ray_dashboards_filter_on_the_label_our_pod_monitor_sets() -> None:
+    """Ray's dashboards select clusters by ray_io_cluster: the rendered PodMonitor must produce it."""
+    from aiinfra.definition import load_definition
+    from aiinfra.monitor.dashboards import ray_dashboard_json
+    from aiinfra.monitor.stack.objects import ray_pod_monitor
+    from aiinfra.monitor.stack.values import MonitorOptions
+
+    d = load_definition(Path(__file__).resolve().parent.parent / "clusters" / "a800-ib.yaml")
+    relabel = ray_pod_monitor(d, MonitorOptions())["spec"]["podMetricsEndpoints"][0]["relabelings"]
+    targets = {r.get("targetLabel") for r in relabel}
+    assert "ray_io_cluster" in targets
+    filtered = [n for n, text in ray_dashboard_json().items() if "ray_io_cluster" in text]
+    assert filtered == ["ray-data", "ray-default"]  # ray-train selects by SessionName and run

@@ -140,3 +140,14 @@ def test_runbooks_and_alert_docs_fresh(lang: str) -> None:
         (docs / "alerts.md").write_text(page[:start] + table + page[stop:], encoding="utf-8")
         current = table
     assert current == table, f"{docs / 'alerts.md'}: alert table is stale; run make golden"
+
+
+def test_every_alert_has_a_chinese_meaning_with_the_same_numbers() -> None:
+    """docs/zh/runbooks carry no English meaning, and a changed threshold cannot leave the Chinese text stale."""
+    from aiinfra.monitor.rules.runbooks_zh import DESCRIPTIONS_ZH
+
+    alerts = alert_rules(DEFINITION)
+    assert sorted(DESCRIPTIONS_ZH) == sorted(a.name for a in alerts)
+    for a in alerts:
+        numbers = re.findall(r"\d+(?:\.\d+)?", a.description)
+        assert sorted(re.findall(r"\d+(?:\.\d+)?", DESCRIPTIONS_ZH[a.name])) == sorted(numbers), a.name

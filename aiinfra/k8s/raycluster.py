@@ -103,8 +103,9 @@ def _head_group(d: ClusterDefinition, ray: Ray, opts: LaunchOptions, labels: dic
             {"containerPort": 6379, "name": "gcs-server"},
             {"containerPort": 8265, "name": "dashboard"},
             {"containerPort": 10001, "name": "client"},
+            {"containerPort": RAY_METRICS_PORT, "name": "metrics"},  # aiinfra's PodMonitor scrapes it by name
         ],
-        "env": [*_auth_env(d, opts), {"name": DEFINITION_ENV, "value": _definition_json(d)}],
+        "env": [*_auth_env(d, opts), {"name": DEFINITION_ENV, "value": _definition_json(d)}, *_monitoring_env(ray)],
         # Job drivers run on the head and plan placement there.
         "volumeMounts": [_TOPOLOGY_MOUNT],
         "securityContext": _container_security(ray, add=[]),
@@ -121,6 +122,24 @@ def _head_group(d: ClusterDefinition, ray: Ray, opts: LaunchOptions, labels: dic
             },
         },
     }
+
+
+RAY_METRICS_PORT = 8080
+"""Ray's metrics export port (KubeRay's default, declared so the PodMonitor does not rely on it)."""
+MONITORING_RELEASE = "kube-prometheus-stack"
+"""The Helm release ``aiinfra monitor deploy`` installs (MonitorOptions.release): its Services' names."""
+
+
+def _monitoring_env(ray: Ray) -> list[dict[str, str]]:
+    """Where Ray's dashboard finds Prometheus and Grafana, so its metrics views and Grafana links work."""
+    ns = ray.access.monitoring_namespace
+    if ns is None:
+        return []
+    base = f"{MONITORING_RELEASE}-{{}}.{ns}.svc"
+    return [
+        {"name": "RAY_PROMETHEUS_HOST", "value": f"http://{base.format('prometheus')}:9090"},
+        {"name": "RAY_GRAFANA_HOST", "value": f"http://{base.format('grafana')}:80"},
+    ]
 
 
 def _worker_group(
@@ -268,9 +287,9 @@ def _affinity(d: ClusterDefinition, name: str, keep: str | None) -> dict[str, An
     # tolerate only the GPU taint).
     required.append({"key": FABRIC_FAILED_KEY, "operator": "DoesNotExist"})
     out: dict[str, Any] = {
-        "nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
-            {"matchExpressions": required}
-        ]}}
+        "nodeAffinity": {
+            "requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [{"matchExpressions": required}]}
+        }
     }
     if keep:
         selector = {"matchLabels": {CLUSTER_LABEL: name, ROLE_LABEL: "worker"}}

@@ -183,6 +183,8 @@ def _ray_operator(name: str, lay: Layout, p: dict[str, int], ports: dict[str, di
         f"--kubeconfig={kc}",
         "-enable-leader-election=false",
         f"-metrics-addr={HOST}:{p['metrics']}",
+        # kuberay_cluster_* and kuberay_job_* are only emitted with this flag (controller-runtime's are always).
+        "-enable-metrics",
         f"-health-probe-bind-address={HOST}:{p['probe']}",
         "-log-stdout-encoder=console",
         "-qps=200",

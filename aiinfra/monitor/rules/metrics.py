@@ -98,7 +98,7 @@ FABRIC_SOCKET = FABRIC_SOCKET_METRIC
 FABRIC_RAIL_RATIO = FABRIC_RAIL_RATIO_METRIC
 FABRIC_LAST_RUN = FABRIC_LAST_RUN_METRIC
 
-# KubeRay operator (--metrics-addr; KubeRay >= 1.4) and Ray's own metrics port.
+# KubeRay operator (--metrics-addr with --enable-metrics; KubeRay >= 1.4) and Ray's own metrics port.
 KUBERAY_CLUSTER_INFO = "kuberay_cluster_info"
 KUBERAY_PROVISIONED = "kuberay_cluster_condition_provisioned"
 RAY_NODE_CPU_UTIL = "ray_node_cpu_utilization"
@@ -106,5 +106,6 @@ RAY_NODE_MEM_USED = "ray_node_mem_used"
 RAY_NODE_GPUS_UTIL = "ray_node_gpus_utilization"
 RAY_NODE_NET_SEND = "ray_node_network_send_speed"
 RAY_TASKS = "ray_tasks"
-KSM_RESTARTS = "kube_pod_container_status_restarts_total"
+PROCESS_START = "process_start_time_seconds"
+"""Start time of the scraped process; on a Ray pod's metrics port, its Ray node's metrics agent."""
 KSM_NODE_READY = "kube_node_status_condition"

@@ -26,6 +26,11 @@ def _ray_up(node_type: str, pod: str, values: str) -> tuple[str, str]:
     )
 
 
+def _start(node_type: str, pod: str) -> str:
+    labels = f'namespace="ml",ray_cluster="a800",ray_node_type="{node_type}",pod="{pod}"'
+    return f'{m.PROCESS_START}{{job="{m.JOB_RAY}",{labels}}}'
+
+
 def ray_alerts(t: Thresholds) -> list[Alert]:
     """KubeRay operator, RayCluster provisioning, head and worker reachability, worker restarts."""
     cluster_name = f'label_replace({m.KUBERAY_CLUSTER_INFO}, "ray_cluster", "$1", "name", "(.+)")'
@@ -127,12 +132,12 @@ def ray_alerts(t: Thresholds) -> list[Alert]:
         ),
         _alert(
             "RayWorkerRestarts",
-            f'increase({m.KSM_RESTARTS}{{container="ray-worker"}}[15m]) > 0',
+            f'changes({m.PROCESS_START}{{job="{m.JOB_RAY}",ray_node_type="worker"}}[15m]) > 0',
             "0s",
             Severity.WARNING,
-            "Ray worker {{ $labels.namespace }}/{{ $labels.pod }} restarted",
-            "A Ray worker container restarted (from kube-state-metrics): its ranks were lost and the training "
-            "run restarts from a checkpoint.",
+            "Ray worker {{ $labels.pod }} of RayCluster {{ $labels.namespace }}/{{ $labels.ray_cluster }} restarted",
+            "The Ray node in a worker pod started again (its metrics agent's start time changed): the container "
+            "restarted, its ranks were lost and the training run restarts from a checkpoint.",
             "kubectl describe pod <pod> (last state: OOMKilled, Error, exit code); the previous container's logs "
             "(kubectl logs --previous); GPU and IB alerts on its node.",
             "OOM: raise memory or lower the batch; error: the job owner's logs; hardware: drain the node.",
@@ -140,15 +145,12 @@ def ray_alerts(t: Thresholds) -> list[Alert]:
             "退出码）；kubectl logs --previous；其节点上的 GPU 与 IB 告警。",
             "OOM：增加内存或减小 batch；程序错误：查看作业日志；硬件问题：驱逐节点。",
             Case(
-                ((f'{m.KSM_RESTARTS}{{namespace="ml",pod="a800-worker-1",container="ray-worker"}}', "0 0 1x10"),),
-                "15s",
-                ({"namespace": "ml", "pod": "a800-worker-1", "container": "ray-worker"},),
+                ((_start("worker", "a800-worker-1"), "100 100 400x10"),),
+                "45s",
+                (worker,),
             ),
             Case(
-                (
-                    (f'{m.KSM_RESTARTS}{{namespace="ml",pod="a800-worker-1",container="ray-worker"}}', "2x200"),
-                    (f'{m.KSM_RESTARTS}{{namespace="ml",pod="a800-head-x",container="ray-head"}}', "0+1x200"),
-                ),
+                ((_start("worker", "a800-worker-1"), "100x200"), (_start("head", "a800-head-x"), "100 400x200")),
                 "1000s",
             ),
         ),

@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Literal
 
 from aiinfra.monitor.rules.model import Alert
+from aiinfra.monitor.rules.runbooks_zh import DESCRIPTIONS_ZH
 
 Lang = Literal["en", "zh"]
 
@@ -53,6 +54,7 @@ def runbook(a: Alert, lang: Lang) -> str:
     """The runbook page of one alert in English or Chinese."""
     t = _TEXT[lang]
     check, action = (a.check, a.action) if lang == "en" else (a.check_zh, a.action_zh)
+    meaning = a.description if lang == "en" else DESCRIPTIONS_ZH.get(a.name, a.description)
     held = a.for_ if a.for_ != "0s" else t["immediately"]
     return "\n".join(
         [
@@ -65,7 +67,7 @@ def runbook(a: Alert, lang: Lang) -> str:
             "",
             f"## {t['meaning']}",
             "",
-            a.description,
+            meaning,
             "",
             f"## {t['check']}",
             "",
@@ -96,6 +98,7 @@ def alert_table(alerts: list[Alert], lang: Lang) -> str:
         "|---|---|---|---|---|",
     ]
     for a in alerts:
-        meaning = a.description.replace("|", "\\|")
+        text = a.description if lang == "en" else DESCRIPTIONS_ZH.get(a.name, a.description)
+        meaning = text.replace("|", "\\|")
         rows.append(f"| [{a.name}]({prefix}/{a.name}.md) | {a.subsystem} | {a.severity.value} | {a.for_} | {meaning} |")
     return "\n".join(rows) + "\n"

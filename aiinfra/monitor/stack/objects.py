@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from aiinfra.definition.model import ClusterDefinition
-from aiinfra.monitor.dashboards import dashboard_json
+from aiinfra.monitor.dashboards import dashboard_json, ray_dashboard_json
 from aiinfra.monitor.rules import alert_rules
 from aiinfra.monitor.rules import metrics as m
 from aiinfra.monitor.rules.render import PART_OF, prometheus_rule
@@ -29,7 +29,8 @@ def _meta(name: str, namespace: str, **labels: str) -> dict[str, Any]:
 
 
 def dashboard_configmaps(namespace: str) -> list[dict[str, Any]]:
-    """One ConfigMap per dashboard, labelled for the Grafana sidecar."""
+    """One ConfigMap per dashboard, ours and Ray's own, labelled for the Grafana sidecar."""
+    boards = {**dashboard_json(), **ray_dashboard_json()}
     return [
         {
             "apiVersion": "v1",
@@ -37,7 +38,7 @@ def dashboard_configmaps(namespace: str) -> list[dict[str, Any]]:
             "metadata": _meta(f"aiinfra-dashboard-{uid.removeprefix('aiinfra-')}", namespace, **{DASHBOARD_LABEL: "1"}),
             "data": {f"{uid}.json": text},
         }
-        for uid, text in dashboard_json().items()
+        for uid, text in boards.items()
     ]
 
 
@@ -46,6 +47,8 @@ def ray_pod_monitor(d: ClusterDefinition, opts: MonitorOptions) -> dict[str, Any
     namespace = d.ray.namespace if d.ray else "default"
     relabel = [
         {"sourceLabels": ["__meta_kubernetes_pod_label_ray_io_cluster"], "targetLabel": "ray_cluster"},
+        # Ray's own dashboards filter on ray_io_cluster (the label KubeRay's sample PodMonitor sets).
+        {"sourceLabels": ["__meta_kubernetes_pod_label_ray_io_cluster"], "targetLabel": "ray_io_cluster"},
         {"sourceLabels": ["__meta_kubernetes_pod_label_ray_io_node_type"], "targetLabel": "ray_node_type"},
         {"sourceLabels": ["__meta_kubernetes_pod_name"], "targetLabel": "pod"},
         NODE_RELABEL,
@@ -75,7 +78,9 @@ def kuberay_service_monitor(opts: MonitorOptions, operator_namespace: str = "kub
             "namespaceSelector": {"matchNames": [operator_namespace]},
             "selector": {"matchLabels": {"app.kubernetes.io/name": "kuberay-operator"}},
             "jobLabel": "app.kubernetes.io/name",
-            "endpoints": [{"port": "http", "path": "/metrics", "interval": "15s"}],
+            # KubeRay's series carry the RayCluster's own namespace label: without honorLabels the target's
+            # (the operator's namespace) would win and rename it exported_namespace.
+            "endpoints": [{"port": "http", "path": "/metrics", "interval": "15s", "honorLabels": True}],
         },
     }
 
