@@ -24,6 +24,11 @@ from aiinfra.launch.local import LocalRayBackend, local_cluster_names, local_def
 from aiinfra.launch.protocol import Backend, ClusterStatus
 
 Progress = Callable[[ClusterStatus], None]
+UPLOAD_EXCLUDES = (".git", ".cache", "build", "*.whl", "benchmarks/results", "tests/fixtures/sysfs")
+"""Never uploaded with a working_dir, on top of the .gitignore files Ray's packer honours itself
+(as `ray job submit --working-dir` does): history, build caches, and tests/fixtures/sysfs, which
+copies real sysfs, symlink cycles included. Patterns without a trailing slash, so Ray skips each
+directory whole instead of walking it."""
 _TERMINAL = {"SUCCEEDED", "FAILED", "STOPPED"}
 
 
@@ -128,10 +133,7 @@ class Cluster:
             runtime_env["env_vars"] = env_vars
         elif working_dir is not None:
             runtime_env["working_dir"] = str(working_dir)
-            # Ray honours .gitignore; these are never wanted on the cluster either.
-            # tests/fixtures/sysfs copies real sysfs, symlink cycles included: Ray's packer would loop forever.
-            excludes = [".git", ".cache", "*.whl", "benchmarks/results", "tests/fixtures/sysfs"]
-            runtime_env.setdefault("excludes", excludes)
+            runtime_env.setdefault("excludes", list(UPLOAD_EXCLUDES))
         if env:
             runtime_env["env_vars"] = {**runtime_env.get("env_vars", {}), **env}
         # Ray's job agent on the head comes up a little after the node joins: retry that one case.
