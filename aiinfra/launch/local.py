@@ -28,6 +28,7 @@ from pathlib import Path
 
 import psutil
 
+from aiinfra.definition.loader import load_definition
 from aiinfra.definition.model import ClusterDefinition
 from aiinfra.errors import AiinfraError, ClusterNotFound, UsageError
 from aiinfra.launch.protocol import ClusterStatus, NodeStatus
@@ -66,6 +67,23 @@ class LocalRayBackend:
         data = json.loads(state.read_text())
         backend = cls(definition, name, data["workers"])
         return backend
+
+    def find_running(self) -> tuple[LocalRayBackend, ClusterDefinition, int] | None:
+        """(handle, definition, workers) of the cluster already running under this name, if any."""
+        state = self._state()
+        if state is None:
+            return None
+        url, headers = self.dashboard()
+        if ray_nodes(url, headers, timeout_s=10) is None:
+            raise AiinfraError(
+                f"a local cluster named '{self.name}' is recorded but its head does not answer at {url} "
+                f"(stopped, or the machine restarted): `aiinfra down {self.name}` clears it"
+            )
+        if state.get("spec"):
+            running = ClusterDefinition.model_validate(state["spec"])
+        else:  # recorded before the definition itself was: the file it came from
+            running = load_definition(state["definition"])
+        return LocalRayBackend(running, self.name, int(state["workers"])), running, int(state["workers"])
 
     def create(self) -> None:
         if self._state() is not None:
@@ -182,7 +200,13 @@ class LocalRayBackend:
 
     def _write_state(self, data: dict) -> None:
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        data = {**data, "definition": self.definition.source, "temp_dir": str(self.temp_dir)}
+        data = {
+            **data,
+            "definition": self.definition.source,
+            # What launch() compares a re-run against (it re-attaches only to the same definition).
+            "spec": self.definition.model_dump(mode="json"),
+            "temp_dir": str(self.temp_dir),
+        }
         (self.state_dir / "state.json").write_text(json.dumps(data, indent=2))
 
 
