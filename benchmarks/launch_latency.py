@@ -136,7 +136,7 @@ def bench_submit_cli() -> None:
 
 
 def bench_sim() -> None:
-    from sim_process_nodes import agent_cost  # type: ignore[import-not-found]  # beside this script
+    from sim_process_nodes import agent_cost  # beside this script
 
     from aiinfra import sim
 
