@@ -162,9 +162,11 @@ class LocalRayBackend:
         ]
         env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", **self.ray_auth_env()}
         env.pop("RAY_AUTH_TOKEN_PATH", None)  # the token given above is the one; never a stray file
-        # The dashboard's modules get 30 s to start, then `ray start --head` fails: a laptop busy
-        # with other work (a build, a second cluster) misses that. Waiting longer costs nothing.
-        env.setdefault("RAY_DASHBOARD_SUBPROCESS_MODULE_WAIT_READY_TIMEOUT", "120")
+        # The dashboard gets 60 s to start and each of its modules 30 s, then `ray start --head`
+        # fails: a laptop busy with other work (a build, a second cluster) misses that. Waiting
+        # longer costs nothing when it is not busy.
+        env.setdefault("RAY_DASHBOARD_SUBPROCESS_MODULE_WAIT_READY_TIMEOUT", "150")
+        env.setdefault("RAY_DASHBOARD_STARTUP_TIMEOUT_S", "170")
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=180)
         if proc.returncode != 0:
             self.delete()
