@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.quickstart_notebook import run_quickstart, text_of_outputs
+from tests.quickstart_notebook import ROOT, run_quickstart, text_of_outputs
 from tests.test_local_e2e import ray_processes
 
 pytest.importorskip("nbclient")
@@ -20,10 +20,11 @@ def test_quickstart_notebook_runs_on_the_local_default(tmp_path: Path, monkeypat
     try:
         nb = run_quickstart({"DEFINITION": "clusters/local.yaml", "NAME": name, "WORKERS": 2})
     finally:
-        if ray_processes(name):  # a failed cell left it up
-            import aiinfra
+        if ray_processes(name):  # a failed cell left it (or part of it) up
+            from aiinfra.definition import load_definition
+            from aiinfra.launch.local import LocalRayBackend
 
-            aiinfra.connect(name).down()
+            LocalRayBackend(load_definition(ROOT / "clusters" / "local.yaml"), name, 0).delete()
     text = text_of_outputs(nb)
     assert f"{name}: ready, 2/2 workers" in text, text[-3000:]  # ConsoleProgress, rendered by the kernel
     assert f"launched Cluster(name='{name}'" in text

@@ -167,7 +167,11 @@ class LocalRayBackend:
         # longer costs nothing when it is not busy.
         env.setdefault("RAY_DASHBOARD_SUBPROCESS_MODULE_WAIT_READY_TIMEOUT", "150")
         env.setdefault("RAY_DASHBOARD_STARTUP_TIMEOUT_S", "170")
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=180)
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+        except subprocess.TimeoutExpired:
+            self.delete()  # what it started so far must not outlive the failed launch
+            raise AiinfraError(f"starting the local Ray {what} took over 300 s (is this machine overloaded?)") from None
         if proc.returncode != 0:
             self.delete()
             tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-8:])
