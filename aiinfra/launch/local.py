@@ -174,7 +174,10 @@ class LocalRayBackend:
             raise AiinfraError(f"starting the local Ray {what} took over 300 s (is this machine overloaded?)") from None
         if proc.returncode != 0:
             self.delete()
-            tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-8:])
+            lines = (proc.stderr or proc.stdout).strip().splitlines()
+            # Ray ends with the dashboard log's last lines, mostly INFO: keep the error lines too.
+            errors = [ln for ln in lines[:-8] if "Error" in ln or "Exception" in ln or "Timeout" in ln][-4:]
+            tail = "\n".join([*errors, *lines[-8:]])
             raise AiinfraError(f"starting the local Ray {what} failed:\n{tail}")
 
     def ray_auth_env(self) -> dict[str, str]:
