@@ -29,6 +29,6 @@ def test_quickstart_notebook_runs_on_the_local_default(tmp_path: Path, monkeypat
     assert f"{name}: ready, 2/2 workers" in text, text[-3000:]  # ConsoleProgress, rendered by the kernel
     assert f"launched Cluster(name='{name}'" in text
     assert "ready: 2/2 workers joined Ray" in text
-    assert "epoch 1/1: loss" in text and "job SUCCEEDED" in text, text[-3000:]
+    assert "epoch 2/2: loss" in text and "job SUCCEEDED" in text, text[-3000:]
     assert "down: absent" in text
     assert ray_processes(name) == []

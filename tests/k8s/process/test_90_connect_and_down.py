@@ -34,7 +34,7 @@ def test_quickstart_notebook_reattaches_then_downs_and_leaves_nothing(ray_cluste
     text = text_of_outputs(nb)
     assert f"re-attached to Cluster(name='{NAME}'" in text, text[-3000:]
     assert f"{NAME}: ready, 2/2 workers" in text, text[-3000:]  # the progress display, rendered in the notebook
-    assert "epoch 1/1: loss" in text and "job SUCCEEDED" in text, text[-3000:]
+    assert "epoch 2/2: loss" in text and "job SUCCEEDED" in text, text[-3000:]
     assert "down: absent" in text
 
     assert pkube.core.list_namespaced_pod("default", label_selector=f"ray.io/cluster={NAME}").items == []
