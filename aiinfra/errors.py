@@ -57,3 +57,11 @@ class ClusterNotFound(AiinfraError):
 
 class LaunchTimeout(AiinfraError):
     """A cluster or job did not become ready in time; the message says why."""
+
+
+class ClusterConflict(UsageError):
+    """A cluster of that name runs, made from another definition (or worker count); names what differs."""
+
+    def __init__(self, message: str, differences: list[str]) -> None:
+        self.differences = differences
+        super().__init__(message)

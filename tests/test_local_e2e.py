@@ -11,7 +11,7 @@ import psutil
 import pytest
 
 import aiinfra
-from aiinfra.errors import ClusterNotFound, UsageError
+from aiinfra.errors import ClusterConflict, ClusterNotFound
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.ray
@@ -53,11 +53,26 @@ def test_launch_submit_logs_down(home: Path) -> None:
         aiinfra.connect("e2e-ddp")
 
 
-def test_name_taken_is_refused(home: Path) -> None:
+def test_relaunch_reattaches_and_another_definition_is_refused(home: Path) -> None:
     cluster = aiinfra.launch(ROOT / "clusters" / "local.yaml", workers=1, name="e2e-taken", timeout=180)
     try:
-        with pytest.raises(UsageError, match="exists"):
-            aiinfra.launch(ROOT / "clusters" / "local.yaml", workers=1, name="e2e-taken")
+        # A notebook's launch cell run again: the same cluster, handed back (no new Ray processes).
+        before = sorted(ray_processes("e2e-taken"))
+        again = aiinfra.launch(ROOT / "clusters" / "local.yaml", workers=1, name="e2e-taken", progress=None)
+        assert again.reattached and not cluster.reattached
+        assert again.status().ready and again.dashboard_url == cluster.dashboard_url
+        assert sorted(ray_processes("e2e-taken")) == before
+        # From a new process too (a restarted kernel), without naming the worker count.
+        code = "import aiinfra; c = aiinfra.launch('clusters/local.yaml', name='e2e-taken'); print(c.reattached)"
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+        assert done.stdout.strip() == "True", done.stderr[-2000:]
+        other = home / "local-2cpu.yaml"
+        text = (ROOT / "clusters" / "local.yaml").read_text()
+        other.write_text(text.replace("cpus_per_worker: 1", "cpus_per_worker: 2"))
+        with pytest.raises(ClusterConflict) as refused:
+            aiinfra.launch(other, workers=3, name="e2e-taken")
+        assert refused.value.differences == ["local.cpus_per_worker: running 1, asked 2", "workers: running 1, asked 3"]
+        assert sorted(ray_processes("e2e-taken")) == before  # refused before touching anything
     finally:
         cluster.down()
     assert ray_processes("e2e-taken") == []

@@ -54,7 +54,8 @@ def run_launch(args: argparse.Namespace) -> int:
         args.cluster, workers=args.workers, name=args.name, namespace=args.namespace, wait=not args.no_wait,
         timeout=args.timeout, keep_within=args.keep_within, progress=ConsoleProgress(),
     )
-    print(f"{cluster.name}: launched ({cluster.definition.name})")
+    done = "re-attached to the running cluster" if cluster.reattached else "launched"
+    print(f"{cluster.name}: {done} ({cluster.definition.name})")
     return 0
 
 

@@ -22,8 +22,14 @@ from aiinfra.definition.model import ClusterDefinition
 from aiinfra.errors import AiinfraError, ClusterNotFound, LaunchTimeout, UsageError
 from aiinfra.launch.local import LocalRayBackend, local_cluster_names, local_definition_path
 from aiinfra.launch.protocol import Backend, ClusterStatus
+from aiinfra.launch.reattach import check_same_cluster
 
 Progress = Callable[[ClusterStatus], None]
+UPLOAD_EXCLUDES = (".git", ".cache", "build", "*.whl", "benchmarks/results", "tests/fixtures/sysfs")
+"""Never uploaded with a working_dir, on top of the .gitignore files Ray's packer honours itself
+(as `ray job submit --working-dir` does): history, build caches, and tests/fixtures/sysfs, which
+copies real sysfs, symlink cycles included. Patterns without a trailing slash, so Ray skips each
+directory whole instead of walking it."""
 _TERMINAL = {"SUCCEEDED", "FAILED", "STOPPED"}
 
 
@@ -83,6 +89,8 @@ class Cluster:
         self.backend = backend
         self.name = backend.name
         self._client: Any = None
+        self.reattached = False
+        """True when launch() found this cluster running (same name and definition) and attached to it."""
 
     def status(self) -> ClusterStatus:
         """Current state; ``ready`` only once every worker has joined Ray."""
@@ -128,10 +136,7 @@ class Cluster:
             runtime_env["env_vars"] = env_vars
         elif working_dir is not None:
             runtime_env["working_dir"] = str(working_dir)
-            # Ray honours .gitignore; these are never wanted on the cluster either.
-            # tests/fixtures/sysfs copies real sysfs, symlink cycles included: Ray's packer would loop forever.
-            excludes = [".git", ".cache", "*.whl", "benchmarks/results", "tests/fixtures/sysfs"]
-            runtime_env.setdefault("excludes", excludes)
+            runtime_env.setdefault("excludes", list(UPLOAD_EXCLUDES))
         if env:
             runtime_env["env_vars"] = {**runtime_env.get("env_vars", {}), **env}
         # Ray's job agent on the head comes up a little after the node joins: retry that one case.
@@ -182,6 +187,11 @@ def launch(
 ) -> Cluster:
     """Create a Ray cluster from a definition and (by default) wait until it is ready.
 
+    When a cluster named ``name`` already runs from the same definition (and worker count,
+    when ``workers`` is given), launch() re-attaches to it instead (``cluster.reattached``),
+    so a notebook's launch cell can be run again; another definition under that name is
+    refused with a :class:`aiinfra.errors.ClusterConflict` naming the fields that differ.
+
     ``progress="auto"`` shows a status line per change of state in a notebook or
     terminal; pass None for silence or any callable taking a ClusterStatus.
     ``preflight=False`` skips the check that the nodes can hold the workers
@@ -203,8 +213,14 @@ def launch(
 
         opts = LaunchOptions(name=name, workers=workers, namespace=namespace, keep_within=keep_within)
         backend = KubeRayBackend(d, opts, preflight=preflight)
+    found = backend.find_running()
+    if found is not None:  # a notebook's launch cell run again: the same cluster, or a refusal naming what differs
+        backend, running, running_workers = found
+        check_same_cluster(name, running, running_workers, d, workers)
+    else:
+        backend.create()
     handle = Cluster(d, backend)
-    backend.create()
+    handle.reattached = found is not None
     if progress == "auto":
         progress = _auto_progress()
     if wait:

@@ -79,6 +79,13 @@ class KubeRayBackend:
         workers = obj["spec"]["workerGroupSpecs"][0].get("replicas")
         return cls(d, LaunchOptions(name=name, namespace=ns, workers=workers), kube)
 
+    def find_running(self) -> tuple[KubeRayBackend, ClusterDefinition, int] | None:
+        """(handle, definition, workers) of the RayCluster already running under this name, if any."""
+        if self.kube.get(API, "RayCluster", self.name, self.namespace) is None:
+            return None
+        found = KubeRayBackend.attach(self.name, self.namespace, self.kube)
+        return found, found.definition, int(found.object["spec"]["workerGroupSpecs"][0]["replicas"])
+
     def create(self) -> None:
         kube = self.kube
         self.object["metadata"]["namespace"] = self.namespace

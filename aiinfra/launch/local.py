@@ -28,6 +28,7 @@ from pathlib import Path
 
 import psutil
 
+from aiinfra.definition.loader import load_definition
 from aiinfra.definition.model import ClusterDefinition
 from aiinfra.errors import AiinfraError, ClusterNotFound, UsageError
 from aiinfra.launch.protocol import ClusterStatus, NodeStatus
@@ -66,6 +67,23 @@ class LocalRayBackend:
         data = json.loads(state.read_text())
         backend = cls(definition, name, data["workers"])
         return backend
+
+    def find_running(self) -> tuple[LocalRayBackend, ClusterDefinition, int] | None:
+        """(handle, definition, workers) of the cluster already running under this name, if any."""
+        state = self._state()
+        if state is None:
+            return None
+        # Its processes, not its dashboard: a busy machine answers HTTP late, and that is no reason to refuse.
+        if not any(_belongs(p, self.temp_dir) for p in psutil.process_iter(["cmdline"])):
+            raise AiinfraError(
+                f"a local cluster named '{self.name}' is recorded but none of its processes runs "
+                f"(stopped, or the machine restarted): `aiinfra down {self.name}` clears it"
+            )
+        if state.get("spec"):
+            running = ClusterDefinition.model_validate(state["spec"])
+        else:  # recorded before the definition itself was: the file it came from
+            running = load_definition(state["definition"])
+        return LocalRayBackend(running, self.name, int(state["workers"])), running, int(state["workers"])
 
     def create(self) -> None:
         if self._state() is not None:
@@ -144,10 +162,22 @@ class LocalRayBackend:
         ]
         env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", **self.ray_auth_env()}
         env.pop("RAY_AUTH_TOKEN_PATH", None)  # the token given above is the one; never a stray file
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=180)
+        # The dashboard gets 60 s to start and each of its modules 30 s, then `ray start --head`
+        # fails: a laptop busy with other work (a build, a second cluster) misses that. Waiting
+        # longer costs nothing when it is not busy.
+        env.setdefault("RAY_DASHBOARD_SUBPROCESS_MODULE_WAIT_READY_TIMEOUT", "150")
+        env.setdefault("RAY_DASHBOARD_STARTUP_TIMEOUT_S", "170")
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+        except subprocess.TimeoutExpired:
+            self.delete()  # what it started so far must not outlive the failed launch
+            raise AiinfraError(f"starting the local Ray {what} took over 300 s (is this machine overloaded?)") from None
         if proc.returncode != 0:
             self.delete()
-            tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-8:])
+            lines = (proc.stderr or proc.stdout).strip().splitlines()
+            # Ray ends with the dashboard log's last lines, mostly INFO: keep the error lines too.
+            errors = [ln for ln in lines[:-8] if "Error" in ln or "Exception" in ln or "Timeout" in ln][-4:]
+            tail = "\n".join([*errors, *lines[-8:]])
             raise AiinfraError(f"starting the local Ray {what} failed:\n{tail}")
 
     def ray_auth_env(self) -> dict[str, str]:
@@ -182,7 +212,13 @@ class LocalRayBackend:
 
     def _write_state(self, data: dict) -> None:
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        data = {**data, "definition": self.definition.source, "temp_dir": str(self.temp_dir)}
+        data = {
+            **data,
+            "definition": self.definition.source,
+            # What launch() compares a re-run against (it re-attaches only to the same definition).
+            "spec": self.definition.model_dump(mode="json"),
+            "temp_dir": str(self.temp_dir),
+        }
         (self.state_dir / "state.json").write_text(json.dumps(data, indent=2))
 
 

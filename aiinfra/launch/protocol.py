@@ -9,7 +9,10 @@ protocol, so notebooks and tests use the same calls on both.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from aiinfra.definition.model import ClusterDefinition
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,9 @@ class Backend(Protocol):
     """Creates, observes and deletes one named Ray cluster."""
 
     name: str
+
+    def find_running(self) -> tuple[Backend, ClusterDefinition, int] | None:
+        """(a handle on it, its definition, its worker count) when a cluster of this name runs already."""
 
     def create(self) -> None:
         """Start creating the cluster; raise if the name is taken or it cannot fit."""

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 import aiinfra
-from aiinfra.errors import AiinfraError, LaunchTimeout, UsageError
+from aiinfra.errors import AiinfraError, ClusterConflict, LaunchTimeout, UsageError
 from aiinfra.k8s.client import Kube
 from aiinfra.k8s.raycluster import LaunchOptions, raycluster
 
@@ -97,11 +97,22 @@ def test_more_gpus_than_any_node(sim_cluster: Any, namespace: str, tmp_path: Pat
     aiinfra.connect("too-big", namespace=namespace).down()
 
 
-def test_name_taken_and_missing_namespace(sim_cluster: Any, namespace: str) -> None:
+def test_relaunch_reattaches_another_definition_is_refused_and_missing_namespace(
+    sim_cluster: Any, namespace: str, tmp_path: Path
+) -> None:
     cluster = aiinfra.launch(A800, workers=1, name="taken", namespace=namespace, timeout=180)
     try:
-        with pytest.raises(UsageError, match="already exists"):
-            aiinfra.launch(A800, workers=1, name="taken", namespace=namespace)
+        again = aiinfra.launch(A800, workers=1, name="taken", namespace=namespace, timeout=60, progress=None)
+        assert again.reattached and not cluster.reattached
+        assert again.status().ready and again.definition.name == cluster.definition.name
+        data = yaml.safe_load(A800.read_text())
+        data["ray"]["workers"]["gpus"] = 4
+        other = tmp_path / "a800-4.yaml"
+        other.write_text(yaml.safe_dump(data))
+        with pytest.raises(ClusterConflict) as refused:
+            aiinfra.launch(other, workers=2, name="taken", namespace=namespace)
+        assert refused.value.differences == ["ray.workers.gpus: running 8, asked 4", "workers: running 1, asked 2"]
+        assert "aiinfra down taken" in str(refused.value)
     finally:
         cluster.down()
     with pytest.raises(UsageError, match="does not exist"):
