@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from aiinfra.contract import DEFINITION_ENV
 from aiinfra.definition.operators import Operators
+from aiinfra.definition.storage import Storage
 from aiinfra.definition.versions import definition_problems
 
 _NAME = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
@@ -211,6 +212,9 @@ class Ray(Strict):
     run_as_user: Annotated[int | None, Field(ge=1)] = 1000
     """Non-root uid the image runs as (rayproject/ray: 1000); null for an image that needs root."""
     access: RayAccess = RayAccess()
+    storage: Storage | None = None
+    """Shared storage for Ray Train checkpoints (a PVC, an NFS export or an object store URI); a multi-node
+    aiinfra.train.fit needs it."""
 
     @model_validator(mode="after")
     def _versions_agree(self) -> Ray:
