@@ -36,7 +36,7 @@ def test_storage_comes_from_the_argument_the_pod_env_or_the_definition() -> None
     assert checkpoint_storage(None, {}, A800, two) == "/mnt/ray-storage"  # the declared NFS mount
     assert checkpoint_storage(None, {"AIINFRA_STORAGE_PATH": "s3://b/p"}, NO_STORAGE, two) == "s3://b/p"
     assert checkpoint_storage("gs://mine/runs", {"AIINFRA_STORAGE_PATH": "/x"}, A800, two) == "gs://mine/runs"
-    with pytest.raises(UsageError, match="set ray.storage in the cluster definition"):
+    with pytest.raises(UsageError, match=r"set ray\.storage in the cluster definition"):
         checkpoint_storage(None, {}, None, two)
 
 

@@ -184,7 +184,10 @@ def _trainer(
             placement_strategy=placement.strategy,
         ),
         run_config=RunConfig(
-            name=name, storage_path=storage[0], callbacks=callbacks, failure_config=FailureConfig(max_failures=storage[1])
+            name=name,
+            storage_path=storage[0],
+            callbacks=callbacks,
+            failure_config=FailureConfig(max_failures=storage[1]),
         ),
     )
     return trainer, torch_config.backend or ""
