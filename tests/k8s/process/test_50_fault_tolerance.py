@@ -81,6 +81,8 @@ def test_killed_worker_pod_is_recreated_and_training_resumes_from_its_checkpoint
     job = ray_cluster.submit(
         "python examples/train_checkpoint.py --workers 2 --strategy STRICT_SPREAD --epochs 8 --epoch-seconds 5",
         working_dir=str(ROOT),
+        # Ray Train's 30 s for a worker group's placement (retried) is short on a loaded 2-core machine.
+        env={"RAY_TRAIN_WORKER_GROUP_START_TIMEOUT_S": "120"},
     )
     text = wait_for_log(job, "checkpoint saved", timeout=900)
     assert "checkpoint saved" in text and job.status() == "RUNNING", text[-3000:]
