@@ -15,17 +15,35 @@ Example:
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 OBJECT_STORE_SCHEMES = ("s3", "gs", "gcs", "abfs", "abfss", "hdfs")
 """URI schemes Ray Train's storage (pyarrow.fs / fsspec) reaches from every node; file:// is not shared."""
 DEFAULT_MOUNT = "/mnt/ray-storage"
-_ABS_PATH = r"^/[^\s]*$"
 _HOST = r"^[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?$"
 _CLAIM = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"
-_URI = rf"^({'|'.join(OBJECT_STORE_SCHEMES)})://[^/\s]+(/\S*)?$"
+
+
+def _absolute(path: str) -> str:
+    if not path.startswith("/") or re.search(r"\s", path):
+        raise ValueError("expected an absolute path without spaces, e.g. '/mnt/ray-storage'")
+    return path
+
+
+def _object_store(uri: str) -> str:
+    if not re.fullmatch(rf"({'|'.join(OBJECT_STORE_SCHEMES)})://[^/\s]+(/\S*)?", uri):
+        schemes = ", ".join(f"{s}://" for s in OBJECT_STORE_SCHEMES)
+        raise ValueError(
+            f"expected an object store URI ({schemes} then bucket[/prefix]); "
+            "a path on the pods' own disks is not shared: use pvc or nfs"
+        )
+    return uri
+
+
+AbsolutePath = Annotated[str, AfterValidator(_absolute)]
 
 
 class _Strict(BaseModel):
@@ -40,7 +58,7 @@ class NfsExport(_Strict):
 
     server: Annotated[str, Field(pattern=_HOST)]
     """NFS server host name or IPv4 address."""
-    path: Annotated[str, Field(pattern=_ABS_PATH)]
+    path: AbsolutePath
     """Exported path on the server, e.g. '/export/ray'."""
 
 
@@ -51,9 +69,9 @@ class Storage(_Strict):
     """PersistentVolumeClaim (ReadWriteMany, in the cluster's namespace) mounted at mount_path in every pod."""
     nfs: NfsExport | None = None
     """NFS export mounted at mount_path in every pod."""
-    uri: Annotated[str | None, Field(pattern=_URI)] = None
+    uri: Annotated[str, AfterValidator(_object_store)] | None = None
     """Object store URI Ray Train writes to directly, e.g. 's3://bucket/prefix' (no mount)."""
-    mount_path: Annotated[str, Field(pattern=_ABS_PATH)] = DEFAULT_MOUNT
+    mount_path: AbsolutePath = DEFAULT_MOUNT
     """Where pvc or nfs is mounted in the head and worker pods; Ray Train's storage_path."""
 
     @model_validator(mode="after")
