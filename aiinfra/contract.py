@@ -26,6 +26,9 @@ DEFINITION_ENV = "AIINFRA_DEFINITION"
 """The cluster definition as JSON, so in-pod code knows the rails without reading a file."""
 NODE_NAME_ENV = "AIINFRA_NODE_NAME"
 """The Kubernetes node the pod runs on (downward API)."""
+STORAGE_PATH_ENV = "AIINFRA_STORAGE_PATH"
+"""Ray Train's storage_path from the definition's ray.storage (a shared mount path or an object store URI),
+set on head and workers; aiinfra.train.fit uses it, and a plain Ray Train script can pass it to RunConfig."""
 FAKE_GPUS_ENV = "AIINFRA_FAKE_GPUS"
 """``1`` in pods of the simulator's process-backed nodes: Ray holds GPU resources that do not exist, so
 aiinfra.train trains with gloo on CPU while still placing one worker per (fake) GPU."""

@@ -116,6 +116,31 @@ def test_sriov_rail_without_resource(tmp_path: Path) -> None:
     ]
 
 
+NFS = "    nfs: {server: nfs.a800.lab, path: /export/ray}\n"
+
+
+@pytest.mark.parametrize(
+    ("replacement", "needle", "field", "words"),
+    [
+        (NFS.replace("/export/ray", "export/ray"), "export/ray", "ray.storage.nfs.path", "absolute path"),
+        ("    uri: file:///data/ckpt\n", "file:///", "ray.storage.uri", "a path on the pods' own disks is not shared"),
+        ("    uri: s3://b/p\n    pvc: c\n", "storage:", "ray.storage", "exactly one of pvc, nfs or uri (got pvc, uri)"),
+        ("    nfs: {server: nfs.a800.lab}\n", "nfs.a800.lab", "ray.storage.nfs.path", "required field is missing"),
+        (NFS + "    mount: /x\n", "mount: /x", "ray.storage.mount", "unknown field"),
+    ],
+    ids=["relative-nfs-path", "local-uri", "two-kinds", "nfs-without-path", "unknown-key"],
+)
+def test_bad_checkpoint_storage(tmp_path: Path, replacement: str, needle: str, field: str, words: str) -> None:
+    assert NFS in BASE
+    text = BASE.replace(NFS, replacement)
+    if "mount: /x" in replacement:
+        text = text.replace("    mount_path: /mnt/ray-storage\n", "")
+    path = write(tmp_path, text)
+    (problem,) = located(path)
+    assert problem[:2] == (line_of(text, needle), field), problem
+    assert words in problem[2], problem
+
+
 def test_duplicate_yaml_key(tmp_path: Path) -> None:
     text = BASE.replace("  per_node: 8\n", "  per_node: 8\n  per_node: 4\n")
     path = write(tmp_path, text)

@@ -93,6 +93,28 @@ def test_volumes_become_mounts_and_files(tmp_path):
         volumes.mounts(pod, tmp_path, lookup, None)
 
 
+def test_nfs_and_pvc_volumes_are_one_folder_shared_by_every_pod_of_the_simulator(tmp_path):
+    def pod(uid: str) -> dict[str, Any]:
+        return {
+            "metadata": {"namespace": "ns", "uid": uid},
+            "spec": {
+                "volumes": [{"name": "n", "nfs": {"server": "nfs.lab", "path": "/export/ray"}},
+                            {"name": "c", "persistentVolumeClaim": {"claimName": "ckpt", "readOnly": True}}],
+                "containers": [{"volumeMounts": [{"name": "n", "mountPath": "/mnt/n"},
+                                                 {"name": "c", "mountPath": "/mnt/c"}]}],
+            },
+        }  # fmt: skip
+
+    shared = tmp_path / "shared-storage"
+    first = {m["target"]: m for m in volumes.mounts(pod("a"), tmp_path / "a", lookup, None, shared)}
+    second = {m["target"]: m for m in volumes.mounts(pod("b"), tmp_path / "b", lookup, None, shared)}
+    assert first == second  # two pods (on any node): the same folders
+    assert first["/mnt/n"]["source"] == f"{shared}/nfs/nfs.lab/export/ray" and not first["/mnt/n"]["readonly"]
+    assert first["/mnt/c"]["source"] == f"{shared}/pvc/ns/ckpt" and first["/mnt/c"]["readonly"]
+    assert (shared / "nfs" / "nfs.lab" / "export" / "ray").is_dir()
+    assert volumes.mounts(pod("c"), tmp_path / "c", lookup, None) == []  # no shared folder: not mounted
+
+
 def probe(spec: dict[str, Any], ports: dict[str, int] | None = None) -> Probe:
     plan = probe_plan(spec, ports or {})
     assert plan is not None

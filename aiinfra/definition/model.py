@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from aiinfra.contract import DEFINITION_ENV
 from aiinfra.definition.operators import Operators
+from aiinfra.definition.storage import Storage
 from aiinfra.definition.versions import definition_problems
 
 _NAME = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
@@ -213,6 +214,9 @@ class Ray(Strict):
     image_has_aiinfra: bool = True
     """The image contains aiinfra: workers export the node-refined NCCL environment before ray start."""
     access: RayAccess = RayAccess()
+    storage: Storage | None = None
+    """Shared storage for Ray Train checkpoints (a PVC, an NFS export or an object store URI); a multi-node
+    aiinfra.train.fit needs it."""
 
     @model_validator(mode="after")
     def _versions_agree(self) -> Ray:

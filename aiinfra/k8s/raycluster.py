@@ -36,6 +36,7 @@ from aiinfra.contract import (
 )
 from aiinfra.definition.model import ClusterDefinition, Ray
 from aiinfra.errors import UsageError
+from aiinfra.k8s.raycluster_storage import storage_parts
 from aiinfra.nccl.declared import as_dict, declared_env, pinned_gid_index
 
 __all__ = ["RAILS_RESOURCE", "LaunchOptions", "node_env_notice", "raycluster", "to_yaml", "token_secret_name"]
@@ -92,6 +93,7 @@ def raycluster(d: ClusterDefinition, opts: LaunchOptions) -> dict[str, Any]:
 
 def _head_group(d: ClusterDefinition, ray: Ray, opts: LaunchOptions, labels: dict[str, str]) -> dict[str, Any]:
     head = ray.head
+    storage = storage_parts(ray)
     resources = {"cpu": str(head.cpu), "memory": f"{head.memory_gib}Gi"}
     if head.gpus:
         resources["nvidia.com/gpu"] = str(head.gpus)
@@ -105,9 +107,14 @@ def _head_group(d: ClusterDefinition, ray: Ray, opts: LaunchOptions, labels: dic
             {"containerPort": 10001, "name": "client"},
             {"containerPort": RAY_METRICS_PORT, "name": "metrics"},  # aiinfra's PodMonitor scrapes it by name
         ],
-        "env": [*_auth_env(d, opts), {"name": DEFINITION_ENV, "value": _definition_json(d)}, *_monitoring_env(ray)],
+        "env": [
+            *_auth_env(d, opts),
+            {"name": DEFINITION_ENV, "value": _definition_json(d)},
+            *_monitoring_env(ray),
+            *storage.env,
+        ],
         # Job drivers run on the head and plan placement there.
-        "volumeMounts": [_TOPOLOGY_MOUNT],
+        "volumeMounts": [_TOPOLOGY_MOUNT, *storage.mounts],
         "securityContext": _container_security(ray, add=[]),
     }
     return {
@@ -118,7 +125,7 @@ def _head_group(d: ClusterDefinition, ray: Ray, opts: LaunchOptions, labels: dic
             "spec": {
                 **_pod_security(ray),
                 "containers": [container],
-                "volumes": [_topology_volume(opts.name)],
+                "volumes": [_topology_volume(opts.name), *storage.volumes],
             },
         },
     }
@@ -156,6 +163,7 @@ def _worker_group(
         "volumes": [
             {"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": f"{w.shm_gib}Gi"}},
             _topology_volume(opts.name),
+            *storage_parts(ray).volumes,
         ],
     }
     affinity = _affinity(d, opts.name, keep)
@@ -218,6 +226,7 @@ def node_env_notice(d: ClusterDefinition) -> str | None:
 def _worker_container(d: ClusterDefinition, ray: Ray, opts: LaunchOptions) -> dict[str, Any]:
     """The worker's container: GPUs and every rail's resource, the NCCL environment, memlock, IPC_LOCK."""
     w = ray.workers
+    storage = storage_parts(ray)
     resources: dict[str, str] = {"cpu": str(w.cpu), "memory": f"{w.memory_gib}Gi", "nvidia.com/gpu": str(w.gpus)}
     for rail in d.rails:
         resources[rail.resource_name] = "1"
@@ -247,8 +256,9 @@ def _worker_container(d: ClusterDefinition, ray: Ray, opts: LaunchOptions) -> di
             {"name": DEFINITION_ENV, "value": _definition_json(d)},
             # Lets rank maps name the Kubernetes node (and so its fabric labels) behind each Ray node.
             {"name": NODE_NAME_ENV, "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}},
+            *storage.env,
         ],
-        "volumeMounts": [{"name": "dshm", "mountPath": "/dev/shm"}, _TOPOLOGY_MOUNT],
+        "volumeMounts": [{"name": "dshm", "mountPath": "/dev/shm"}, _TOPOLOGY_MOUNT, *storage.mounts],
     }
 
 

@@ -32,11 +32,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiinfra.contract import FAKE_GPUS_ENV
+from aiinfra.contract import FAKE_GPUS_ENV, STORAGE_PATH_ENV
 from aiinfra.definition.model import ClusterDefinition
 from aiinfra.errors import UsageError
 from aiinfra.placement.options import PlacementOptions
-from aiinfra.placement.plan import plan
+from aiinfra.placement.plan import Plan, plan
 from aiinfra.placement.ray import DefinitionLike, nodes_from_ray, resolve_definition
 from aiinfra.placement.topology import RankSlot
 
@@ -86,6 +86,7 @@ def fit(
     env: Mapping[str, str] | None = None,
     name: str | None = None,
     storage_path: str | None = None,
+    max_failures: int = 0,
 ) -> FitResult:
     """Train on ``gpus`` GPU workers (NCCL) or ``workers`` CPU workers (gloo); return the result and rank map.
 
@@ -94,11 +95,17 @@ def fit(
     ``train_loop(config)``. Raises AiinfraError up front when the cluster can never
     fit the job.
 
+    Checkpoints go to ``storage_path``, else the pod's ``AIINFRA_STORAGE_PATH`` (the definition's
+    ``ray.storage``), else Ray Train's local default; a run whose workers span more than one machine
+    is refused without shared storage. ``max_failures`` restarts the worker group after a worker or
+    node failure; ``ray.train.get_checkpoint()`` in the loop then returns the last checkpoint.
+
     Example:
         >>> r = fit(loop, gpus=16, cluster_def="clusters/h100-ndr.yaml", config={"lr": 1e-3})  # doctest: +SKIP
         >>> print(r.describe())  # doctest: +SKIP
     """
     import ray
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
     from aiinfra.train.backend import ReportSink
 
@@ -109,13 +116,17 @@ def fit(
         topology_labels=topology_labels,
     )  # fmt: skip
     # Fail before Ray Train waits on a placement group that can never be satisfied.
-    log.info("planned: %s", plan(nodes_from_ray(), count, placement).describe())
+    planned = plan(nodes_from_ray(), count, placement)
+    log.info("planned: %s", planned.describe())
+    storage_path = checkpoint_storage(storage_path, os.environ, d, planned)
     sink_name = f"aiinfra-fit-{uuid.uuid4().hex[:12]}"
-    sink = ReportSink.options(name=sink_name).remote()  # type: ignore[attr-defined]
+    # On the driver's node: a worker node may die mid-run (max_failures), and the sink must outlive it.
+    here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
+    sink = ReportSink.options(name=sink_name, scheduling_strategy=here).remote()  # type: ignore[attr-defined]
     try:
         trainer, backend_name = _trainer(
             train_loop, count, bool(gpus), placement, d, dict(config or {}), backend, rank_order,
-            dict(env or {}), (sink, sink_name), name, storage_path,
+            dict(env or {}), (sink, sink_name), name, (storage_path, max_failures),
         )  # fmt: skip
         result = trainer.fit()
         raw, history = ray.get(sink.get.remote())
@@ -148,10 +159,10 @@ def _worker_count(gpus: int, workers: int | None, rank_order: str) -> int:
 def _trainer(
     train_loop: Callable[..., None], count: int, use_gpu: bool, placement: PlacementOptions,
     d: ClusterDefinition | None, config: dict[str, Any], backend: str | None, rank_order: str,
-    env: dict[str, str], sink: tuple[Any, str], name: str | None, storage_path: str | None,
+    env: dict[str, str], sink: tuple[Any, str], name: str | None, storage: tuple[str | None, int],
 ) -> tuple[Any, str]:  # fmt: skip
     """Ray Train's TorchTrainer with aiinfra's backend (NCCL env, rank order) and node selection."""
-    from ray.train import RunConfig, ScalingConfig
+    from ray.train import FailureConfig, RunConfig, ScalingConfig
     from ray.train.torch import TorchTrainer
 
     from aiinfra.train.backend import AiinfraTorchConfig, NodeSelection
@@ -172,9 +183,45 @@ def _trainer(
             num_workers=count, use_gpu=use_gpu, resources_per_worker=per_worker,
             placement_strategy=placement.strategy,
         ),
-        run_config=RunConfig(name=name, storage_path=storage_path, callbacks=callbacks),
+        run_config=RunConfig(
+            name=name,
+            storage_path=storage[0],
+            callbacks=callbacks,
+            failure_config=FailureConfig(max_failures=storage[1]),
+        ),
     )
     return trainer, torch_config.backend or ""
+
+
+def checkpoint_storage(
+    given: str | None, environ: Mapping[str, str], d: ClusterDefinition | None, planned: Plan
+) -> str | None:
+    """Ray Train's storage_path: ``given``, else the pod's AIINFRA_STORAGE_PATH, else the definition's ray.storage.
+
+    None (Ray Train's local default) is refused when the planned workers span machines: each would
+    write its checkpoints where the others, and a restarted worker, cannot read them.
+
+    Example:
+        >>> from aiinfra.placement.plan import NodeInfo, plan
+        >>> one = plan([NodeInfo("n0", ip="10.0.0.1", resources={"CPU": 4})], 2, resource="CPU")
+        >>> checkpoint_storage(None, {}, None, one) is None
+        True
+        >>> checkpoint_storage(None, {"AIINFRA_STORAGE_PATH": "/mnt/ray-storage"}, None, one)
+        '/mnt/ray-storage'
+    """
+    if given:
+        return given
+    declared = d.ray.storage if d is not None and d.ray is not None else None
+    path = environ.get(STORAGE_PATH_ENV) or (declared.storage_path if declared is not None else None)
+    hosts = sorted({r.ip or r.node_id for r in planned.ranks})
+    if path is None and len(hosts) > 1:
+        where = (d.source or f"definition '{d.name}'") if d is not None else "the cluster definition"
+        raise UsageError(
+            f"multi-node training ({len(hosts)} machines: {', '.join(hosts)}) needs storage every node shares for "
+            f"Ray Train's checkpoints: set ray.storage in {where} (pvc, nfs or uri) and relaunch the cluster, "
+            "or pass fit(storage_path=...) with a shared path or an object store URI"
+        )
+    return path
 
 
 def report(metrics: Mapping[str, Any], checkpoint: Any = None) -> None:

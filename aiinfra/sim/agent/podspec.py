@@ -167,6 +167,9 @@ def base_env(pod: dict[str, Any]) -> dict[str, str]:
         # Every pod of the simulator shares this machine's few cores with the control plane: give Ray's
         # dashboard modules more than their default 30 s to start.
         "RAY_DASHBOARD_SUBPROCESS_MODULE_WAIT_READY_TIMEOUT": "300",
+        # ...and its worker processes more than 60 s to register: on a loaded machine importing Ray alone can
+        # take longer, and the raylet would kill each slow worker and start another, forever.
+        "RAY_worker_register_timeout_seconds": "600",
     }
     if os.environ.get("PYTHONPATH"):  # the agent's aiinfra (a source checkout) is the one the pod sees
         env["PYTHONPATH"] = os.environ["PYTHONPATH"]

@@ -32,6 +32,8 @@ from aiinfra.sim.agent.node import MERGE, now
 from aiinfra.sim.rest import ApiError, Rest
 
 KWOK_API = "/apis/kwok.x-k8s.io/v1alpha1/namespaces"
+SHARED_STORAGE = "shared-storage"
+"""Folder of the simulator's state holding its NFS exports and PVCs, one folder each, shared by all its nodes."""
 SANDBOX = Path(__file__).with_name("sandbox.py")
 RELAY = Path(__file__).with_name("relay.py")
 """Run inside the pod's network namespace by kwok: joins the port-forward stream to localhost:<port>."""
@@ -64,6 +66,7 @@ class PodRunner(threading.Thread):
         meta = pod["metadata"]
         self.ns, self.name, self.uid = meta["namespace"], meta["name"], meta["uid"]
         self.dir = root / "pods" / self.uid
+        self.shared = root / SHARED_STORAGE
         self.hosts_file = self.dir / "hosts"
         self.ip = net.address(slot)
         self.deleting = threading.Event()
@@ -130,7 +133,7 @@ class PodRunner(threading.Thread):
                     "resolv_file": str(self.dir / "resolv.conf"),
                     "hostname": spec.get("hostname") or self.name,
                     "node_tree": str(self.node_tree) if self.node_tree else None,
-                    "mounts": volumes.mounts(self.pod, self.dir, self.lookup, self.node_tree),
+                    "mounts": volumes.mounts(self.pod, self.dir, self.lookup, self.node_tree, self.shared),
                     "init": [podspec.container_plan(self.pod, c, self.lookup, log_dir)
                              for c in spec.get("initContainers") or []],
                     "containers": [podspec.container_plan(self.pod, c, self.lookup, log_dir)

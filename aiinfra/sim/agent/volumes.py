@@ -1,4 +1,4 @@
-"""Pod volumes on a process-backed node: ConfigMap, Secret, emptyDir and hostPath.
+"""Pod volumes on a process-backed node: ConfigMap, Secret, emptyDir, hostPath, and NFS and PVC simulated.
 
 ConfigMap and Secret volumes are written as files under the pod's folder and bound at their mount
 path; the agent writes them again on every sync, so a ConfigMap created after the pod started (an
@@ -6,7 +6,11 @@ path; the agent writes them again on every sync, so a ConfigMap created after th
 emptyDir with ``medium: Memory`` is a tmpfs of its sizeLimit (``/dev/shm``); other emptyDirs are
 folders. hostPath ``/sys`` and ``/proc`` (and paths below them) map to the node's generated tree so
 discovery inside the pod sees the node's simulated hardware; other host paths are bound as they are.
-Projected (service-account token), downwardAPI, PVC and CSI volumes are not simulated.
+NFS and PersistentVolumeClaim volumes are simulated: each export (server and path) or claim (namespace
+and name) is one folder under the simulator's state folder, shared by every pod of every process node, so
+what one pod writes the others read, as on shared storage; no NFS client or server runs, and claims are not
+provisioned, bound or size-limited (the scheduler still wants the claim to exist and be bound).
+Projected (service-account token), downwardAPI, CSI and other volume types are not simulated.
 
 Example:
     >>> import tempfile
@@ -73,6 +77,23 @@ def host_source(path: str, node_tree: Path | None) -> str:
     return clean
 
 
+def shared_source(vol: dict[str, Any], ns: str, shared: Path) -> Path | None:
+    """The simulator's folder standing in for an NFS export or a PVC (None for other volume types).
+
+    Example:
+        >>> str(shared_source({"nfs": {"server": "nfs.lab", "path": "/export/ray"}}, "default", Path("/s")))
+        '/s/nfs/nfs.lab/export/ray'
+        >>> str(shared_source({"persistentVolumeClaim": {"claimName": "ckpt"}}, "default", Path("/s")))
+        '/s/pvc/default/ckpt'
+    """
+    if "nfs" in vol:
+        rel = os.path.normpath("/" + str(vol["nfs"].get("path") or "/")).lstrip("/")
+        return shared / "nfs" / str(vol["nfs"]["server"]) / rel
+    if "persistentVolumeClaim" in vol:
+        return shared / "pvc" / ns / str(vol["persistentVolumeClaim"]["claimName"])
+    return None
+
+
 def refresh(pod: dict[str, Any], pod_dir: Path, lookup: Lookup) -> None:
     """(Re)write the ConfigMap and Secret volumes of the pod under ``pod_dir/volumes``."""
     ns = pod["metadata"]["namespace"]
@@ -81,8 +102,13 @@ def refresh(pod: dict[str, Any], pod_dir: Path, lookup: Lookup) -> None:
             _object_volume(vol, ns, pod_dir / "volumes" / vol["name"], lookup)
 
 
-def mounts(pod: dict[str, Any], pod_dir: Path, lookup: Lookup, node_tree: Path | None) -> list[dict[str, Any]]:
-    """The sandbox's mount list: every volumeMount of every container (one mount namespace per pod)."""
+def mounts(
+    pod: dict[str, Any], pod_dir: Path, lookup: Lookup, node_tree: Path | None, shared: Path | None = None
+) -> list[dict[str, Any]]:
+    """The sandbox's mount list: every volumeMount of every container (one mount namespace per pod).
+
+    ``shared`` is the simulator's folder for NFS and PVC volumes (without it they are not mounted).
+    """
     refresh(pod, pod_dir, lookup)
     volumes = {v["name"]: v for v in pod["spec"].get("volumes") or []}
     out: list[dict[str, Any]] = []
@@ -106,8 +132,13 @@ def mounts(pod: dict[str, Any], pod_dir: Path, lookup: Lookup, node_tree: Path |
                 m["readonly"] = True
             elif "hostPath" in vol:
                 m["source"] = host_source(vol["hostPath"]["path"], node_tree)
+            elif shared is not None and (folder := shared_source(vol, pod["metadata"]["namespace"], shared)):
+                folder.mkdir(parents=True, exist_ok=True)
+                m["source"] = str(folder)
+                m["readonly"] = m["readonly"] or bool((vol.get("persistentVolumeClaim") or vol.get("nfs") or {})
+                                                      .get("readOnly"))  # fmt: skip
             else:
-                continue  # projected, downwardAPI, PVC, CSI: not simulated
+                continue  # projected, downwardAPI, CSI: not simulated
             if vm.get("subPath") and "source" in m:
                 m["source"] = os.path.join(m["source"], vm["subPath"])
             out.append(m)
