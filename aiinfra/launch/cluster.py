@@ -10,6 +10,7 @@ Example (in a notebook):
 
 from __future__ import annotations
 
+import logging
 import os
 import shlex
 import time
@@ -22,9 +23,11 @@ from aiinfra.definition.model import ClusterDefinition
 from aiinfra.errors import AiinfraError, ClusterNotFound, LaunchTimeout, UsageError
 from aiinfra.launch.local import LocalRayBackend, local_cluster_names, local_definition_path
 from aiinfra.launch.protocol import Backend, ClusterStatus
+from aiinfra.launch.ray_state import check_client_ray, served_ray_version
 
 Progress = Callable[[ClusterStatus], None]
 _TERMINAL = {"SUCCEEDED", "FAILED", "STOPPED"}
+log = logging.getLogger(__name__)
 
 
 class Job:
@@ -159,6 +162,10 @@ class Cluster:
             from ray.job_submission import JobSubmissionClient
 
             url, headers = self.backend.dashboard()
+            # Job submission is HTTP and works across minor versions; another major version does not.
+            warning = check_client_ray(served_ray_version(url, headers), f"cluster '{self.name}'")
+            if warning:
+                log.warning("%s", warning)
             try:
                 self._client = JobSubmissionClient(url, headers=headers or None)
             except (ConnectionError, RuntimeError) as exc:

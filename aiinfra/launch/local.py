@@ -17,8 +17,10 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -54,8 +56,10 @@ class LocalRayBackend:
         self.name = name
         self.workers = workers
         self.state_dir = aiinfra_home() / "local" / name
-        # Ray's unix sockets live under the temp dir and paths are capped at 107 bytes.
-        self.temp_dir = Path("/tmp/aiinfra-ray") / name
+        # Ray's unix sockets live under the temp dir and paths are capped at 107 bytes. The hash of
+        # the state directory keeps two homes' (users', CI jobs') clusters of one name apart.
+        home = hashlib.sha256(str(self.state_dir).encode()).hexdigest()[:8]
+        self.temp_dir = Path("/tmp/aiinfra-ray") / f"{name[:24]}-{home}"
 
     @classmethod
     def attach(cls, definition: ClusterDefinition, name: str) -> LocalRayBackend:
@@ -65,6 +69,7 @@ class LocalRayBackend:
             raise ClusterNotFound(f"no local cluster '{name}' (looked for {state})")
         data = json.loads(state.read_text())
         backend = cls(definition, name, data["workers"])
+        backend.temp_dir = Path(data.get("temp_dir") or backend.temp_dir)  # as recorded when it started
         return backend
 
     def create(self) -> None:
@@ -213,7 +218,8 @@ def _belongs(p: psutil.Process, temp_dir: Path) -> bool:
         cmdline = " ".join(p.info["cmdline"] or [])
     except (psutil.Error, TypeError):
         return False
-    return str(temp_dir) in cmdline and p.pid != os.getpid()
+    # The directory itself, not a prefix of it: cluster 'a' must not take cluster 'a-b' with it.
+    return re.search(re.escape(str(temp_dir)) + r"(/|\s|$)", cmdline) is not None and p.pid != os.getpid()
 
 
 def _signal(p: psutil.Process, sig: int) -> None:
@@ -222,6 +228,10 @@ def _signal(p: psutil.Process, sig: int) -> None:
 
 
 def _ray_cli() -> list[str]:
-    exe = shutil.which("ray")
-    return [exe] if exe else [sys.executable, "-m", "ray.scripts.scripts"]
+    """The `ray` of the Ray this process imports: a PATH `ray` from another environment would
+    start a cluster of another version (and another auth default) than the client's."""
+    beside = Path(sys.executable).parent / "ray"
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return [str(beside)]
+    return [sys.executable, "-m", "ray.scripts.scripts"]
 

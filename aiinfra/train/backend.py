@@ -30,11 +30,13 @@ from ray.train.v2._internal.execution.callback import ControllerCallback
 
 from aiinfra.contract import BACKEND_ENV, RANK_MAP_ENV, SINK_ENV
 from aiinfra.definition.model import ClusterDefinition
+from aiinfra.definition.versions import runtime_mismatch
 from aiinfra.errors import AiinfraError
 from aiinfra.local_ports import free_port
 from aiinfra.nccl.node_env import prepare_worker_env
 from aiinfra.placement.options import PlacementOptions
 from aiinfra.placement.topology import RankSlot, WorkerSpot, leaf_order_report, ring_crossings, topology_rank_order
+from aiinfra.worker_versions import runtime_versions
 
 log = logging.getLogger(__name__)
 
@@ -127,6 +129,12 @@ class AiinfraTorchBackend(_TorchBackend):
                        w.distributed_context.local_rank)
             for w in workers
         ]  # fmt: skip
+        versions = worker_group.execute(runtime_versions)
+        found = runtime_mismatch(
+            {f"worker {i} (node {w.node_id[:12]})": v for i, (w, v) in enumerate(zip(spots, versions, strict=True))}
+        )
+        if found:  # before any process group: a mixed group would fail or hang in its first collective
+            raise AiinfraError(found)
         labels = {n["NodeID"]: n.get("Labels") or {} for n in ray.nodes()}
         slots = topology_rank_order(spots, labels, cfg.topology_labels, reorder=cfg.rank_order == "topology")
         by_rank = sorted(slots, key=lambda s: s.rank)
@@ -135,6 +143,7 @@ class AiinfraTorchBackend(_TorchBackend):
             "backend": backend,
             "rank_map": [s.as_dict() for s in by_rank],
             "nccl_env": {s.node_id: env for s, env in zip(slots, envs, strict=True)},
+            "versions": {w.node_id: v for w, v in zip(spots, versions, strict=True)},
             "leaves": {**leaf_order_report(by_rank), "ray_order_ring_crossings": ring_crossings(ray_order)},
         }
         log.info("aiinfra rank map (%s): %s", backend, json.dumps(report["rank_map"]))
