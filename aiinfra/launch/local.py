@@ -60,6 +60,7 @@ class LocalRayBackend:
         # the state directory keeps two homes' (users', CI jobs') clusters of one name apart.
         home = hashlib.sha256(str(self.state_dir).encode()).hexdigest()[:8]
         self.temp_dir = Path("/tmp/aiinfra-ray") / f"{name[:24]}-{home}"
+        self._gcs = ""
 
     @classmethod
     def attach(cls, definition: ClusterDefinition, name: str) -> LocalRayBackend:
@@ -78,6 +79,7 @@ class LocalRayBackend:
         self.temp_dir.mkdir(parents=True, exist_ok=True)
         self._new_token()
         gcs_port, dash_port = free_port(), free_port()
+        self._gcs = f"127.0.0.1:{gcs_port}"
         local = self.definition.local
         head = [
             "--head", f"--port={gcs_port}", f"--dashboard-port={dash_port}", "--dashboard-host=127.0.0.1",
@@ -147,7 +149,9 @@ class LocalRayBackend:
             f"--object-store-memory={_OBJECT_STORE_BYTES}",
             "--disable-usage-stats",
         ]
-        env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", **self.ray_auth_env()}
+        # RAY_ADDRESS: Ray code inside the cluster that looks for "its" cluster (Ray Train's placement
+        # group cleaner, the state API) finds this one, not another local cluster beside it.
+        env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_ADDRESS": self._gcs, **self.ray_auth_env()}
         env.pop("RAY_AUTH_TOKEN_PATH", None)  # the token given above is the one; never a stray file
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=180)
         if proc.returncode != 0:
@@ -165,6 +169,13 @@ class LocalRayBackend:
         """
         token = self._token()
         return {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": token} if token else {"RAY_AUTH_MODE": "disabled"}
+
+    def driver_env(self) -> dict[str, str]:
+        """RAY_ADDRESS and the auth variables a driver on this machine joins the cluster with."""
+        state = self._state()
+        if state is None:
+            raise ClusterNotFound(f"local cluster '{self.name}' is not running")
+        return {"RAY_ADDRESS": state["gcs"], **self.ray_auth_env()}
 
     def _new_token(self) -> None:
         self.state_dir.mkdir(parents=True, exist_ok=True)
