@@ -153,6 +153,8 @@ class LocalRayBackend:
         # group cleaner, the state API) finds this one, not another local cluster beside it.
         env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_ADDRESS": self._gcs, **self.ray_auth_env()}
         env.pop("RAY_AUTH_TOKEN_PATH", None)  # the token given above is the one; never a stray file
+        # Ray gives the dashboard 60 s to come up; a busy 2-core machine (CI) can need more.
+        env.setdefault("RAY_DASHBOARD_STARTUP_TIMEOUT_S", "150")
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=180)
         if proc.returncode != 0:
             self.delete()
