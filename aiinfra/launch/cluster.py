@@ -256,7 +256,7 @@ def _reload_ray_auth() -> None:
     Ray without them reads the environment on its first ray.init, which is then enough.
     """
     with contextlib.suppress(ImportError, AttributeError):
-        from ray._raylet import AuthenticationTokenLoader, Config
+        from ray._raylet import AuthenticationTokenLoader, Config  # type: ignore[attr-defined]
 
         Config.initialize("")
         AuthenticationTokenLoader.instance().reset_cache()
