@@ -6,10 +6,10 @@ export AIINFRA_K8S_TOOLS := $(K8S_TOOLS)
 MONITOR_TOOLS ?= $(CURDIR)/.cache/monitor-tools/bin
 export AIINFRA_MONITOR_TOOLS := $(MONITOR_TOOLS)
 
-.PHONY: install system-deps lint test test-fast golden demo demo-k8s k8s-tools k8s-crds monitor-tools bench bench-k8s bench-exporter clean
+.PHONY: install system-deps lint test test-fast test-ray-current ray-current-venv golden demo demo-k8s k8s-tools k8s-crds monitor-tools bench bench-k8s bench-exporter clean
 
-install:            ## the package with training extras and dev tools
-	$(PYTHON) -m pip install -q -e '.[train,dev]'
+install:            ## the package with training extras and dev tools, Ray at the oldest supported version
+	$(PYTHON) -m pip install -q -e '.[train,dev]' -c constraints/ray-oldest.txt
 
 # Debian packages the tests run for real: netplan generate, ping and network namespaces (iproute2,
 # util-linux), Chromium + chromedriver for the fabric report, Prometheus/promtool/amtool, wget (KubeRay's
@@ -27,8 +27,24 @@ lint:               ## ruff, mypy and the layer rules (import-linter, pyproject.
 	lint-imports
 
 # pytest exits 5 when it collected nothing; for a marker-filtered run that is not a failure.
-test: install system-deps k8s-tools monitor-tools lint ## everything (installs and builds what it needs first): lint, goldens, unit tests, docstring examples, e2e
+test: install system-deps k8s-tools monitor-tools lint ## everything (installs and builds what it needs first): lint, goldens, unit tests, docstring examples, e2e; then the Ray tests under the newest Ray
 	$(PYTEST) -q -ra --doctest-modules tests aiinfra; rc=$$?; [ $$rc -eq 5 ] && exit 0; exit $$rc
+	$(MAKE) --no-print-directory test-ray-current
+
+# The newest supported Ray (the other end of TESTED_RAY; the main environment runs the oldest).
+RAY_CURRENT ?= 2.60.0
+RAY_CURRENT_VENV ?= $(CURDIR)/.cache/venv-ray-$(RAY_CURRENT)
+# What depends on the Ray version: local clusters and their auth, jobs, Ray Train's internals, placement
+# through Ray, the bench's actors, the example, and the docstring examples of those packages.
+RAY_CURRENT_TESTS = tests/test_versions.py tests/test_local_e2e.py tests/test_train.py tests/test_bench_cpu.py \
+                    tests/test_placement_ray.py tests/test_examples.py aiinfra/launch aiinfra/train aiinfra/bench/runner.py
+
+ray-current-venv:   ## a venv with Ray $(RAY_CURRENT) over the main environment's packages (no-op when fresh)
+	PYTHON=$(PYTHON) bash tests/ray_current_venv.sh $(RAY_CURRENT_VENV) $(RAY_CURRENT)
+
+test-ray-current: ray-current-venv ## the Ray-dependent tests and doctests again, under Ray $(RAY_CURRENT)
+	PATH=$(RAY_CURRENT_VENV)/bin:$$PATH AIINFRA_EXPECT_RAY=$(RAY_CURRENT) \
+	  $(RAY_CURRENT_VENV)/bin/python -m pytest -q -ra --doctest-modules $(RAY_CURRENT_TESTS)
 
 test-fast:          ## no Ray clusters, no Kubernetes
 	$(PYTEST) -q -m "not ray and not k8s" --doctest-modules tests aiinfra; rc=$$?; [ $$rc -eq 5 ] && exit 0; exit $$rc

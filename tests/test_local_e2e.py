@@ -3,6 +3,7 @@ submit the DDP example as a Ray job, read its logs, tear down, leave nothing."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -46,11 +47,37 @@ def test_launch_submit_logs_down(home: Path) -> None:
         again = aiinfra.connect("e2e-ddp")
         assert again.status().ready
         assert list(again.job(job.id).logs())
+        _drivers_need_the_token(cluster)
     finally:
         cluster.down()
     assert ray_processes("e2e-ddp") == []
     with pytest.raises(ClusterNotFound):
         aiinfra.connect("e2e-ddp")
+
+
+def _drivers_need_the_token(cluster: aiinfra.Cluster) -> None:
+    """Token auth is on for local clusters: init_ray passes the token, a driver without it is refused."""
+    env = cluster.backend.driver_env()  # type: ignore[attr-defined]
+    assert env["RAY_AUTH_MODE"] == "token" and len(env["RAY_AUTH_TOKEN"]) >= 32
+    probe = (
+        "import ray, sys\n"
+        "ray.init(address=sys.argv[1], logging_level='ERROR')\n"
+        "print('JOINED', ray.get(ray.remote(lambda: 41).remote(), timeout=60) + 1)\n"
+    )
+    base = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
+    bare = subprocess.run([sys.executable, "-c", probe, env["RAY_ADDRESS"]], env=base, capture_output=True,
+                          text=True, timeout=120, check=False)  # fmt: skip
+    assert bare.returncode != 0 and "JOINED" not in bare.stdout, bare.stdout + bare.stderr
+    # init_ray in a fresh process that imported Ray before it knew the token, as a notebook does.
+    joined = (
+        "import ray, sys, aiinfra\n"
+        "c = aiinfra.connect(sys.argv[1])\n"
+        "c.init_ray(logging_level='ERROR')\n"
+        "print('JOINED', ray.get(ray.remote(lambda: 41).remote(), timeout=60) + 1)\n"
+    )
+    ok = subprocess.run([sys.executable, "-c", joined, cluster.name], env=base, capture_output=True, text=True,
+                        timeout=180, check=False, cwd=ROOT)  # fmt: skip
+    assert "JOINED 42" in ok.stdout, ok.stdout + ok.stderr
 
 
 def test_relaunch_reattaches_and_another_definition_is_refused(home: Path) -> None:
@@ -81,7 +108,9 @@ def test_relaunch_reattaches_and_another_definition_is_refused(home: Path) -> No
 def test_cli_status_of_unknown_cluster_exits_1(home: Path) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "aiinfra", "status", "nope", "--namespace", "x"],
-        capture_output=True, text=True, env={**__import__("os").environ, "KUBECONFIG": str(home / "missing")},
+        capture_output=True,
+        text=True,
+        env={**__import__("os").environ, "KUBECONFIG": str(home / "missing")},
     )
     # A cluster that is not there is a failed lookup (ClusterNotFound, exit 1), not bad input (2).
     assert proc.returncode == 1, proc.stderr

@@ -19,6 +19,7 @@ from ray.cluster_utils import Cluster
 
 from aiinfra.errors import AiinfraError, UsageError
 from aiinfra.train.trainer import fit, rank_map
+from aiinfra.worker_versions import runtime_versions
 
 # Ray is a hard dependency (imported, never skipped); torch comes with the [train] extra, which CI
 # installs: a missing torch fails these tests unless they are deselected with -m "not torch".
@@ -93,6 +94,10 @@ def test_fit_trains_on_the_chosen_leaf_with_the_nccl_env(cluster: Cluster, tmp_p
     assert result.leaves["domains_used"] == 1 and result.leaves["ring_crossings"] == 0
     assert all(env["NCCL_IB_QPS_PER_CONNECTION"] == "2" for env in result.nccl_env.values())
     assert "rank 0: node" in result.describe()
+    # Every worker reported what it runs (this machine's Python, Ray and torch) before the group started.
+    assert set(result.versions) == {s.node_id for s in ranks.values()}
+    mine = runtime_versions()
+    assert all(v["ray"] == ray.__version__ and v["torch"] == mine["torch"] for v in result.versions.values())
 
 
 def test_fit_fails_early_when_the_cluster_cannot_fit(cluster: Cluster, tmp_path: Path) -> None:

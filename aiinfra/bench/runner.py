@@ -37,8 +37,10 @@ from aiinfra.bench.results import BenchResult, Layout, Member, assemble
 from aiinfra.bench.spec import MeasureSpec
 from aiinfra.bench.worker import WorkerReport, WorkerTask, host_ip, run_task
 from aiinfra.definition.model import ClusterDefinition
+from aiinfra.definition.versions import runtime_mismatch
 from aiinfra.errors import AiinfraError, UsageError
 from aiinfra.local_ports import free_port
+from aiinfra.worker_versions import runtime_versions
 
 MODES = ("intra", "rail", "job")
 DEFAULT_SIZES = {"nccl": size_sweep(2**20, 4 * 2**30), "gloo": size_sweep(2**10, 2**20, 4)}
@@ -154,6 +156,20 @@ def _collect(results: Any, procs: list[Any], timeout_s: float) -> list[WorkerRep
     return reports
 
 
+def check_worker_versions(where: list[dict[str, Any]]) -> None:
+    """Refuse workers that could not run one process group (torch, NCCL, Ray or Python differ).
+
+    Example:
+        >>> w = {"host": "n1", "node_id": "ab", "versions": {"torch": "2.5.1"}}
+        >>> check_worker_versions([w, {**w, "host": "n2", "versions": {"torch": "2.4.0"}}])  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        aiinfra.errors.AiinfraError: workers run different torch: 2.4.0 on worker 1 (n2); 2.5.1 on worker 0 (n1) ...
+    """
+    found = runtime_mismatch({f"worker {i} ({w['host']})": w.get("versions") or {} for i, w in enumerate(where)})
+    if found:
+        raise AiinfraError(found)
+
+
 def _stop(procs: list[Any]) -> None:
     for p in procs:
         if p.is_alive():
@@ -170,7 +186,7 @@ class BenchActor:
         ctx = ray.get_runtime_context()
         gpus = ctx.get_accelerator_ids().get("GPU", [])
         return {"node_id": ctx.get_node_id(), "ip": host_ip(), "host": socket.gethostname(),
-                "gpu": int(gpus[0]) if gpus else None}
+                "gpu": int(gpus[0]) if gpus else None, "versions": runtime_versions()}
 
     def port(self) -> int:
         return free_port("")
@@ -219,6 +235,7 @@ def _run_on_ray(config: BenchConfig, started: float) -> BenchResult:
     try:
         where = ray.get([a.where.remote() for a in actors], timeout=config.timeout_s)
         members = [Member(w["host"], w["node_id"], w["ip"], w["gpu"], i) for i, w in enumerate(where)]
+        check_worker_versions(where)
         layouts = bench_layout.layouts(config.mode, members, config.definition)
         env = worker_env(config)
         pending = []

@@ -11,7 +11,11 @@ machine that launches and submits. They must agree well enough to work:
   ``RAY_AUTH_MODE`` and serves everyone, while the definition says it is protected;
 - the client and the cluster share a major version; across minor versions job
   submission (HTTP) works, but ``ray://`` clients and drivers joining the cluster
-  need the same Ray (and Python) on both sides, so that is a warning.
+  need the same Ray (and Python) on both sides, so that is a warning;
+- the workers of one job run the same Python (major.minor), Ray, torch and NCCL
+  (:func:`runtime_mismatch`): Ray refuses a node of another Ray, pickles need one
+  Python, and torch.distributed/NCCL ranks of different versions fail or hang in
+  the first collective.
 
 Example:
     >>> SUPPORTED_RAY
@@ -25,6 +29,7 @@ Example:
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 SUPPORTED_RAY = ("2.52.0", "2.61.0")
 """Ray versions supported in images and on clients: from the first, up to (not including) the second."""
@@ -115,3 +120,40 @@ def client_mismatch(client: str, cluster: str) -> tuple[str, str] | None:
             "versions, but ray:// clients and drivers run from here need the same Ray (and Python) as the cluster"
         )
     return None
+
+
+_SAME_ON_EVERY_WORKER = (
+    ("python", "Python", "Ray pickles functions and objects between workers; they need one Python minor version"),
+    ("ray", "Ray", "a Ray node of another version cannot join or talk to the cluster"),
+    ("torch", "torch", "torch.distributed needs the same torch on every rank"),
+    ("nccl", "NCCL", "NCCL ranks of different versions fail or hang in the first collective"),
+)
+
+
+def runtime_mismatch(workers: Mapping[str, Mapping[str, str]]) -> str | None:
+    """Why workers (name -> versions, as aiinfra.worker_versions reports them) cannot run one job, else None.
+
+    A version a worker does not report (no CUDA, so no NCCL) is not compared.
+
+    Example:
+        >>> ok = {"w0": {"torch": "2.5.1", "nccl": "2.21.5"}, "w1": {"torch": "2.5.1", "nccl": "2.21.5"}}
+        >>> runtime_mismatch(ok) is None
+        True
+        >>> print(runtime_mismatch({**ok, "w1": {"torch": "2.5.1", "nccl": "2.26.2"}}))
+        workers run different NCCL: 2.21.5 on w0; 2.26.2 on w1 (NCCL ranks of different versions fail or hang \
+in the first collective); build every worker from the same image
+    """
+    problems = []
+    for key, label, why in _SAME_ON_EVERY_WORKER:
+        seen: dict[str, list[str]] = {}
+        for name, versions in workers.items():
+            value = versions.get(key)
+            if value:
+                value = ".".join(value.split(".")[:2]) if key == "python" else value
+                seen.setdefault(value, []).append(name)
+        if len(seen) > 1:
+            where = "; ".join(f"{v} on {', '.join(names)}" for v, names in sorted(seen.items()))
+            problems.append(f"workers run different {label}: {where} ({why})")
+    if not problems:
+        return None
+    return "; ".join(problems) + "; build every worker from the same image"

@@ -10,6 +10,8 @@ Example (in a notebook):
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import shlex
 import time
@@ -22,6 +24,7 @@ from aiinfra.definition.model import ClusterDefinition
 from aiinfra.errors import AiinfraError, ClusterNotFound, LaunchTimeout, UsageError
 from aiinfra.launch.local import LocalRayBackend, local_cluster_names, local_definition_path
 from aiinfra.launch.protocol import Backend, ClusterStatus
+from aiinfra.launch.ray_state import check_client_ray, served_ray_version
 from aiinfra.launch.reattach import check_same_cluster
 
 Progress = Callable[[ClusterStatus], None]
@@ -31,6 +34,7 @@ UPLOAD_EXCLUDES = (".git", ".cache", "build", "*.whl", "benchmarks/results", "te
 copies real sysfs, symlink cycles included. Patterns without a trailing slash, so Ray skips each
 directory whole instead of walking it."""
 _TERMINAL = {"SUCCEEDED", "FAILED", "STOPPED"}
+log = logging.getLogger(__name__)
 
 
 class Job:
@@ -150,6 +154,32 @@ class Cluster:
                     raise AiinfraError(f"submitting to '{self.name}' failed: {exc}") from None
                 time.sleep(1.0)
 
+    def init_ray(self, **kwargs: Any) -> Any:
+        """Join a local cluster from this process as a Ray driver: ``ray.init`` with its address and token.
+
+        Local clusters run with token authentication (Ray 2.60 turns it on for ``ray.init()``'s own
+        clusters too), so a bare ``ray.init(address=...)`` is refused; this passes the token. On
+        Kubernetes, drivers run in the cluster: use :meth:`submit`.
+
+        Example:
+            >>> cluster.init_ray(logging_level="WARNING")  # doctest: +SKIP
+            >>> ray.get(ray.remote(lambda: 1).remote())    # doctest: +SKIP
+            1
+        """
+        driver_env = getattr(self.backend, "driver_env", None)
+        if driver_env is None:
+            raise UsageError(f"'{self.name}' runs on Kubernetes: drivers run in it, through cluster.submit(...)")
+        env = driver_env()
+        import ray
+
+        # A driver that joins needs the cluster's Ray to the minor version, not only the major.
+        differs = check_client_ray(served_ray_version(*self.backend.dashboard()), f"cluster '{self.name}'")
+        if differs:
+            raise UsageError(differs)
+        os.environ.update(env)
+        _reload_ray_auth()
+        return ray.init(address=env["RAY_ADDRESS"], **kwargs)
+
     def job(self, job_id: str) -> Job:
         """A handle on a job submitted earlier."""
         return Job(self._jobs(), job_id)
@@ -164,6 +194,10 @@ class Cluster:
             from ray.job_submission import JobSubmissionClient
 
             url, headers = self.backend.dashboard()
+            # Job submission is HTTP and works across minor versions; another major version does not.
+            warning = check_client_ray(served_ray_version(url, headers), f"cluster '{self.name}'")
+            if warning:
+                log.warning("%s", warning)
             try:
                 self._client = JobSubmissionClient(url, headers=headers or None)
             except (ConnectionError, RuntimeError) as exc:
@@ -229,6 +263,19 @@ def launch(
         except KeyboardInterrupt:
             raise AiinfraError(f"interrupted; '{name}' is left as it is: `aiinfra down {name}` removes it") from None
     return handle
+
+
+def _reload_ray_auth() -> None:
+    """Make an already imported Ray read RAY_AUTH_MODE/RAY_AUTH_TOKEN again (both cache them on first use).
+
+    The same two calls Ray makes itself when it turns token auth on (2.52 to 2.60); an older or newer
+    Ray without them reads the environment on its first ray.init, which is then enough.
+    """
+    with contextlib.suppress(ImportError, AttributeError):
+        from ray._raylet import AuthenticationTokenLoader, Config  # type: ignore[attr-defined]
+
+        Config.initialize("")
+        AuthenticationTokenLoader.instance().reset_cache()
 
 
 def _auto_progress() -> Progress | None:

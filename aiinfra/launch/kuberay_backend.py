@@ -15,17 +15,13 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import importlib.metadata
-import json
 import logging
 import os
 import time
-import urllib.request
 from typing import Any
 
 from aiinfra.contract import CLUSTER_LABEL, MANAGED_BY, TOKEN_KEY
 from aiinfra.definition.model import ClusterDefinition, definition_from_env
-from aiinfra.definition.versions import client_mismatch
 from aiinfra.errors import AiinfraError, ClusterNotFound, UsageError
 from aiinfra.k8s.client import Kube, api_error
 from aiinfra.k8s.network_policy import network_policies
@@ -34,7 +30,7 @@ from aiinfra.k8s.portforward import PortForward
 from aiinfra.k8s.preflight import fit, node_rooms, quantity
 from aiinfra.k8s.raycluster import LaunchOptions, node_env_notice, raycluster, token_secret_name
 from aiinfra.launch.protocol import ClusterStatus, NodeStatus
-from aiinfra.launch.ray_state import ray_nodes
+from aiinfra.launch.ray_state import check_client_ray, ray_nodes, served_ray_version
 
 API = "ray.io/v1"
 _OWNED_KINDS = (("v1", "Secret"), ("v1", "ConfigMap"), ("networking.k8s.io/v1", "NetworkPolicy"))
@@ -122,24 +118,17 @@ class KubeRayBackend:
     def _check_client_ray(self) -> None:
         """Refuse a client Ray that cannot talk to the image's; warn where only some paths work."""
         assert self.definition.ray is not None
-        try:
-            client = importlib.metadata.version("ray")
-        except importlib.metadata.PackageNotFoundError:
-            return  # nothing here speaks Ray's protocols; job submission goes over HTTP
-        found = client_mismatch(client, self.definition.ray.version)
-        if found and found[0] == "error":
-            raise UsageError(f"{self.definition.source}: {found[1]}")
-        if found:
-            log.warning("%s", found[1])
+        warning = check_client_ray(self.definition.ray.version, self.definition.source)
+        if warning:
+            log.warning("%s", warning)
 
     def served_ray_version(self) -> str | None:
         """The Ray version the head's dashboard reports; None where it cannot be reached."""
         try:
             url, headers = self.dashboard()
-            with urllib.request.urlopen(urllib.request.Request(f"{url}/api/version", headers=headers), timeout=5) as r:
-                return str(json.load(r)["ray_version"])
-        except (OSError, ValueError, KeyError, AiinfraError):
+        except (OSError, AiinfraError):
             return None
+        return served_ray_version(url, headers)
 
     def _owned_objects(self, uid: str) -> list[dict[str, Any]]:
         """The token Secret and the NetworkPolicies, each owned by the RayCluster ``uid``."""

@@ -17,8 +17,10 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -55,8 +57,11 @@ class LocalRayBackend:
         self.name = name
         self.workers = workers
         self.state_dir = aiinfra_home() / "local" / name
-        # Ray's unix sockets live under the temp dir and paths are capped at 107 bytes.
-        self.temp_dir = Path("/tmp/aiinfra-ray") / name
+        # Ray's unix sockets live under the temp dir and paths are capped at 107 bytes. The hash of
+        # the state directory keeps two homes' (users', CI jobs') clusters of one name apart.
+        home = hashlib.sha256(str(self.state_dir).encode()).hexdigest()[:8]
+        self.temp_dir = Path("/tmp/aiinfra-ray") / f"{name[:24]}-{home}"
+        self._gcs = ""
 
     @classmethod
     def attach(cls, definition: ClusterDefinition, name: str) -> LocalRayBackend:
@@ -66,6 +71,7 @@ class LocalRayBackend:
             raise ClusterNotFound(f"no local cluster '{name}' (looked for {state})")
         data = json.loads(state.read_text())
         backend = cls(definition, name, data["workers"])
+        backend.temp_dir = Path(data.get("temp_dir") or backend.temp_dir)  # as recorded when it started
         return backend
 
     def find_running(self) -> tuple[LocalRayBackend, ClusterDefinition, int] | None:
@@ -91,10 +97,16 @@ class LocalRayBackend:
         self.temp_dir.mkdir(parents=True, exist_ok=True)
         self._new_token()
         gcs_port, dash_port = free_port(), free_port()
+        self._gcs = f"127.0.0.1:{gcs_port}"
         local = self.definition.local
         head = [
-            "--head", f"--port={gcs_port}", f"--dashboard-port={dash_port}", "--dashboard-host=127.0.0.1",
-            "--include-dashboard=true", "--num-cpus=1", "--num-gpus=0",
+            "--head",
+            f"--port={gcs_port}",
+            f"--dashboard-port={dash_port}",
+            "--dashboard-host=127.0.0.1",
+            "--include-dashboard=true",
+            "--num-cpus=1",
+            "--num-gpus=0",
         ]
         self._ray_start(head, "head")
         self._write_state({"workers": self.workers, "gcs": f"127.0.0.1:{gcs_port}", "dashboard_port": dash_port})
@@ -160,7 +172,9 @@ class LocalRayBackend:
             f"--object-store-memory={_OBJECT_STORE_BYTES}",
             "--disable-usage-stats",
         ]
-        env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", **self.ray_auth_env()}
+        # RAY_ADDRESS: Ray code inside the cluster that looks for "its" cluster (Ray Train's placement
+        # group cleaner, the state API) finds this one, not another local cluster beside it.
+        env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_ADDRESS": self._gcs, **self.ray_auth_env()}
         env.pop("RAY_AUTH_TOKEN_PATH", None)  # the token given above is the one; never a stray file
         # The dashboard gets 60 s to start and each of its modules 30 s, then `ray start --head`
         # fails: a laptop busy with other work (a build, a second cluster) misses that. Waiting
@@ -190,6 +204,13 @@ class LocalRayBackend:
         """
         token = self._token()
         return {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": token} if token else {"RAY_AUTH_MODE": "disabled"}
+
+    def driver_env(self) -> dict[str, str]:
+        """RAY_ADDRESS and the auth variables a driver on this machine joins the cluster with."""
+        state = self._state()
+        if state is None:
+            raise ClusterNotFound(f"local cluster '{self.name}' is not running")
+        return {"RAY_ADDRESS": state["gcs"], **self.ray_auth_env()}
 
     def _new_token(self) -> None:
         self.state_dir.mkdir(parents=True, exist_ok=True)
@@ -249,7 +270,8 @@ def _belongs(p: psutil.Process, temp_dir: Path) -> bool:
         cmdline = " ".join(p.info["cmdline"] or [])
     except (psutil.Error, TypeError):
         return False
-    return str(temp_dir) in cmdline and p.pid != os.getpid()
+    # The directory itself, not a prefix of it: cluster 'a' must not take cluster 'a-b' with it.
+    return re.search(re.escape(str(temp_dir)) + r"(/|\s|$)", cmdline) is not None and p.pid != os.getpid()
 
 
 def _signal(p: psutil.Process, sig: int) -> None:
@@ -258,6 +280,9 @@ def _signal(p: psutil.Process, sig: int) -> None:
 
 
 def _ray_cli() -> list[str]:
-    exe = shutil.which("ray")
-    return [exe] if exe else [sys.executable, "-m", "ray.scripts.scripts"]
-
+    """The `ray` of the Ray this process imports: a PATH `ray` from another environment would
+    start a cluster of another version (and another auth default) than the client's."""
+    beside = Path(sys.executable).parent / "ray"
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return [str(beside)]
+    return [sys.executable, "-m", "ray.scripts.scripts"]

@@ -30,15 +30,16 @@ from ray.train.v2._internal.execution.callback import ControllerCallback
 
 from aiinfra.contract import BACKEND_ENV, RANK_MAP_ENV, SINK_ENV
 from aiinfra.definition.model import ClusterDefinition
+from aiinfra.definition.versions import runtime_mismatch
 from aiinfra.errors import AiinfraError
 from aiinfra.local_ports import free_port
 from aiinfra.nccl.node_env import prepare_worker_env
 from aiinfra.placement.fabric_labels import load_fabric_labels, with_fabric_labels
 from aiinfra.placement.options import PlacementOptions
 from aiinfra.placement.topology import RankSlot, WorkerSpot, leaf_order_report, ring_crossings, topology_rank_order
+from aiinfra.worker_versions import runtime_versions
 
 log = logging.getLogger(__name__)
-
 
 
 @ray.remote(num_cpus=0)
@@ -128,6 +129,12 @@ class AiinfraTorchBackend(_TorchBackend):
                        w.distributed_context.local_rank)
             for w in workers
         ]  # fmt: skip
+        versions = worker_group.execute(runtime_versions)
+        found = runtime_mismatch(
+            {f"worker {i} (node {w.node_id[:12]})": v for i, (w, v) in enumerate(zip(spots, versions, strict=True))}
+        )
+        if found:  # before any process group: a mixed group would fail or hang in its first collective
+            raise AiinfraError(found)
         # In a RayCluster the fabric labels (leaf, spine) come from the mounted ConfigMap, joined by the
         # Kubernetes node each Ray node carries (aiinfra.placement.fabric_labels), as the planner joins them.
         fabric = load_fabric_labels()
@@ -139,6 +146,7 @@ class AiinfraTorchBackend(_TorchBackend):
             "backend": backend,
             "rank_map": [s.as_dict() for s in by_rank],
             "nccl_env": {s.node_id: env for s, env in zip(slots, envs, strict=True)},
+            "versions": {w.node_id: v for w, v in zip(spots, versions, strict=True)},
             "leaves": {**leaf_order_report(by_rank), "ray_order_ring_crossings": ring_crossings(ray_order)},
         }
         log.info("aiinfra rank map (%s): %s", backend, json.dumps(report["rank_map"]))

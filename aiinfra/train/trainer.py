@@ -57,6 +57,8 @@ class FitResult:
     """domains_used, ring_crossings, best_ring_crossings, ray_order_ring_crossings (leaf level)."""
     history: list[dict[str, Any]] = field(default_factory=list)
     """Every metrics dict rank 0 passed to :func:`report`, in order."""
+    versions: dict[str, dict[str, str]] = field(default_factory=dict)
+    """Node id -> what its workers run (Python, Ray, torch, CUDA, NCCL); fit() refuses workers that differ."""
 
     @property
     def metrics(self) -> dict[str, Any]:
@@ -140,6 +142,7 @@ def fit(
         nccl_env=report.get("nccl_env", {}),
         leaves=report.get("leaves", {}),
         history=history,
+        versions=report.get("versions", {}),
     )
     log.info("aiinfra.train.fit done: %s", out.describe())
     return out
