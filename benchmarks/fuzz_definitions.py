@@ -100,14 +100,18 @@ def run_group(group: str, cases: int, seed: int, pool: Any, chunk: int, show: in
     """Run one group's cases (in ``pool`` when given) and print its line; True when nothing broke the rules."""
     started = time.monotonic()
     tasks = [(group, lo, min(lo + chunk, cases), seed) for lo in range(0, cases, chunk)]
-    parts = pool.map(_run_chunk, tasks, 1) if pool else [_run_chunk(t) for t in tasks]
+    parts = pool.imap_unordered(_run_chunk, tasks) if pool else map(_run_chunk, tasks)
     codes: collections.Counter[int] = collections.Counter()
     broken: list[str] = []
     slowest = (0.0, "")
-    for part_codes, part_broken, part_slowest in parts:
+    step = max(1, len(tasks) // 10)
+    for done, (part_codes, part_broken, part_slowest) in enumerate(parts, 1):
         codes.update(part_codes)
         broken += part_broken
         slowest = max(slowest, part_slowest)
+        if done % step == 0 and done < len(tasks):  # a long run shows where it stands
+            print(f"  ... {group}: {sum(codes.values())} of {cases} cases, broken {len(broken)}, "
+                  f"{time.monotonic() - started:.0f} s", flush=True)
     histogram = " ".join(f"exit {k}: {v}" for k, v in sorted(codes.items()))
     print(f"{group:<36} cases {cases:>6}  broken {len(broken):>3}  {histogram}  "
           f"total {time.monotonic() - started:.1f}s  slowest {slowest[0] * 1000:.0f} ms ({slowest[1][:90]})",
@@ -138,9 +142,10 @@ def main() -> int:
     # fork: the workers inherit the imported CLI; each makes its own workspace on first use.
     pool = multiprocessing.get_context("fork").Pool(args.jobs) if args.jobs > 1 else None
     try:
-        ok = run_group(DEFINITIONS, args.definitions, args.seed, pool, 50, args.show)
-        for command in COMMANDS:
+        ok = True
+        for command in COMMANDS:  # every command's bad arguments first: the short groups
             ok &= run_group(command, args.per_command, args.seed, pool, 10, args.show)
+        ok &= run_group(DEFINITIONS, args.definitions, args.seed, pool, 50, args.show)
     finally:
         if pool:
             pool.close()

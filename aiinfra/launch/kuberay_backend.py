@@ -31,7 +31,7 @@ from aiinfra.k8s.client import Kube, api_error
 from aiinfra.k8s.network_policy import network_policies
 from aiinfra.k8s.owned import owner_reference, token_secret, topology_configmap
 from aiinfra.k8s.portforward import PortForward
-from aiinfra.k8s.preflight import fit, node_rooms, quantity
+from aiinfra.k8s.preflight import fit, node_rooms, pending_reasons, quantity
 from aiinfra.k8s.raycluster import LaunchOptions, raycluster, token_secret_name
 from aiinfra.launch.protocol import ClusterStatus, NodeStatus
 from aiinfra.launch.ray_state import ray_nodes
@@ -176,7 +176,7 @@ class KubeRayBackend:
             gpus = float((pod.spec.containers[0].resources.limits or {}).get("nvidia.com/gpu", 0))
             nodes.append(NodeStatus(pod.metadata.name, role, phase, gpus, pod.spec.node_name or ""))
             if phase != "Running":
-                reasons.extend(self._pending_reasons(pod))
+                reasons.extend(pending_reasons(self.kube, self.namespace, pod))
         running = [n for n in nodes if n.role == "worker" and n.state == "Running"]
         head_up = any(n.role == "head" and n.state == "Running" for n in nodes)
         joined = len(running)
@@ -217,22 +217,6 @@ class KubeRayBackend:
         if obj is None:
             raise ClusterNotFound(f"RayCluster '{self.name}' disappeared while starting")
         self.kube.apply(topology_configmap(self.name, self.namespace, table, obj["metadata"]["uid"]))
-
-    def _pending_reasons(self, pod: Any) -> list[str]:
-        out = []
-        for cond in pod.status.conditions or []:
-            if cond.type == "PodScheduled" and cond.status == "False" and cond.message:
-                out.append(f"{pod.metadata.name}: {cond.message}")
-        if not out:
-            events = self.kube.core.list_namespaced_event(
-                self.namespace, field_selector=f"involvedObject.name={pod.metadata.name}"
-            ).items
-            out = [f"{pod.metadata.name}: {e.reason}: {e.message}" for e in events if e.type == "Warning"][-2:]
-        for cs in pod.status.container_statuses or []:
-            waiting = cs.state and cs.state.waiting
-            if waiting and waiting.reason not in (None, "ContainerCreating"):
-                out.append(f"{pod.metadata.name}: {waiting.reason}: {waiting.message or ''}".rstrip(": "))
-        return out
 
     def _ray_workers_joined(self) -> int | None:
         """Workers alive in Ray with all their GPUs; None where the head's API cannot be reached."""

@@ -10,7 +10,7 @@ Example:
 from __future__ import annotations
 
 from aiinfra.monitor.rules import metrics as m
-from aiinfra.monitor.rules.model import Alert, Case, Severity
+from aiinfra.monitor.rules.model import Alert, Case, Severity, alert_of
 from aiinfra.monitor.rules.promql import sel
 from aiinfra.monitor.rules.thresholds import Thresholds
 
@@ -184,32 +184,4 @@ def error_alerts(t: Thresholds, devices: str, hca: str) -> list[Alert]:
     ]
 
 
-def _alert(
-    name: str,
-    expr: str,
-    for_: str,
-    severity: Severity,
-    summary: str,
-    description: str,
-    check: str,
-    action: str,
-    check_zh: str,
-    action_zh: str,
-    fires: Case,
-    quiet: Case,
-) -> Alert:
-    return Alert(
-        name,
-        "infiniband",
-        expr,
-        for_,
-        severity,
-        summary,
-        description,
-        check=check,
-        action=action,
-        check_zh=check_zh,
-        action_zh=action_zh,
-        fires=fires,
-        quiet=quiet,
-    )
+_alert = alert_of("infiniband")

@@ -9,9 +9,11 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from aiinfra.monitor.rules import metrics as m
 from aiinfra.monitor.rules.gpu_links import link_alerts
-from aiinfra.monitor.rules.model import Alert, Case, Severity
+from aiinfra.monitor.rules.model import Alert, Case, Severity, alert_of
 from aiinfra.monitor.rules.promql import counter_rose, nodes_with, sel
 from aiinfra.monitor.rules.thresholds import XID_APPLICATION, XID_FATAL, XID_NVLINK, Thresholds, xid_regex
 
@@ -28,81 +30,87 @@ def _xid(xid_set: tuple[int, ...], window: str) -> str:
     return counter_rose(sel(m.XID, xid="~" + xid_regex(xid_set)), window)
 
 
+def _app_xid(t: Thresholds) -> str:
+    return _xid(XID_APPLICATION, t.app_xid_window)
+
+
+_alert = alert_of("gpu")
+_OWNER = f'group by (node, gpu, namespace, pod) ({m.DCGM_UTIL}{{pod!=""}})'
+
+_XID_ALERTS: tuple[Callable[[Thresholds], Alert], ...] = (
+    lambda t: _alert(
+        "GpuXidFatal",
+        _xid(XID_FATAL, t.xid_window),
+        "0s",
+        Severity.CRITICAL,
+        "Fatal XID {{ $labels.xid }} on {{ $labels.node }} GPU {{ $labels.gpu }}",
+        "An XID in NVIDIA's RESET_GPU/RESTART_BM buckets: the GPU cannot be trusted until it is reset "
+        "or the node rebooted.",
+        check="Kernel log (dmesg | grep -i xid) for the XID and its neighbours; nvidia-smi -q for the GPU's "
+        "state and pending row remaps; which pods use the GPU.",
+        action="Cordon and drain the node. Reset the GPU (XID 79/160: cold power cycle), run dcgmi diag -r 2, "
+        "return the node to service if it passes; open an RMA if the XID repeats.",
+        check_zh="查看内核日志 (dmesg | grep -i xid) 中的 XID "
+        "及其前后消息；nvidia-smi -q 查看 GPU 状态与待处理的行重映射；"
+        "确认哪些 Pod 使用该 GPU。",
+        action_zh="封锁 (cordon) 并驱逐 (drain) 该节点。重置 GPU（XID 79/160 需冷重启），运行 dcgmi diag -r 2，"
+        "通过后恢复节点；XID 重复出现则申请 RMA。",
+        fires=Case(
+            ((f'{m.XID}{{{GPU},xid="79"}}', "_x2 1x10"),), "20s", ({"node": "gpu-1", "gpu": "3", "xid": "79"},)
+        ),
+        quiet=Case(((f'{m.XID}{{{GPU},xid="13"}}', "0+1x10"), (f'{m.XID}{{{GPU},xid="48"}}', "1x800")), "4000s"),
+    ),
+    lambda t: _alert(
+        "GpuXidNvlink",
+        _xid(XID_NVLINK, t.xid_window),
+        "0s",
+        Severity.CRITICAL,
+        "NVLink XID {{ $labels.xid }} on {{ $labels.node }} GPU {{ $labels.gpu }}",
+        "An XID in the catalog's NVLink workflow bucket (74, 144-150): NVLink traffic of this GPU is failing.",
+        check="dmesg for the XID and NVSwitch SXIDs; nvidia-smi "
+        "nvlink -s and -e for link state and error counters; "
+        "the GpuNvlinkDown/GpuNvlinkErrors alerts of the same node.",
+        action="Drain the node; reset the GPUs (and NVSwitch fabric manager) and run dcgmi diag -r 2; "
+        "reseat or replace the baseboard if links stay down.",
+        check_zh="dmesg 中的 XID 与 NVSwitch SXID；nvidia-smi nvlink -s / -e 查看链路状态与错误计数；同节点的 "
+        "GpuNvlinkDown/GpuNvlinkErrors 告警。",
+        action_zh="驱逐该节点；重置 GPU（及 NVSwitch Fabric "
+        "Manager）并运行 dcgmi diag -r 2；链路仍断开则检修或更换基板。",
+        fires=Case(
+            ((f'{m.XID}{{{GPU},xid="74"}}', "0 0 1x10"),), "15s", ({"node": "gpu-1", "gpu": "3", "xid": "74"},)
+        ),
+        quiet=Case(((f'{m.XID}{{{GPU},xid="31"}}', "0+1x10"),), "50s"),
+    ),
+    lambda t: _alert(
+        "GpuXidApplication",
+        f"({_app_xid(t)} * on (node, gpu) group_left (namespace, pod) {_OWNER}) or on (node, gpu, xid) {_app_xid(t)}",
+        "0s",
+        Severity.INFO,
+        "Application XID {{ $labels.xid }} on {{ $labels.node }} GPU {{ $labels.gpu }} (pod {{ $labels.pod }})",
+        "An XID the catalog files under RESTART_APP/IGNORE: the program on the GPU failed, the GPU is healthy.",
+        check="The pod's logs around the time of the XID (13/31/43: "
+        "illegal address or kernel fault in the program, "
+        "94: contained ECC error, the page is retired).",
+        action="Tell the job owner; restart the job. Nothing to do on the node unless the XID repeats across jobs.",
+        check_zh="查看该 Pod 在 XID 发生时的日志（13/31/43："
+        "程序非法地址或内核错误；94：已隔离的 ECC 错误，页已退役）。",
+        action_zh="通知作业负责人并重启作业。除非多个作业反复出现，节点本身无需处理。",
+        fires=Case(
+            (
+                (f'{m.XID}{{{GPU},xid="13"}}', "0 0 1x10"),
+                (f'{m.DCGM_UTIL}{{{GPU},namespace="ml",pod="train-0"}}', "90x10"),
+            ),
+            "15s",
+            ({"node": "gpu-1", "gpu": "3", "xid": "13", "namespace": "ml", "pod": "train-0"},),
+        ),
+        quiet=Case(((f'{m.XID}{{{GPU},xid="13"}}', "1x200"),), "1000s"),
+    ),
+)
+"""One alert per entry, built from the thresholds (``_xid_alerts``): the table of this module."""
+
+
 def _xid_alerts(t: Thresholds) -> list[Alert]:
-    app = _xid(XID_APPLICATION, t.app_xid_window)
-    owner = f'group by (node, gpu, namespace, pod) ({m.DCGM_UTIL}{{pod!=""}})'
-    return [
-        Alert(
-            "GpuXidFatal",
-            "gpu",
-            _xid(XID_FATAL, t.xid_window),
-            "0s",
-            Severity.CRITICAL,
-            "Fatal XID {{ $labels.xid }} on {{ $labels.node }} GPU {{ $labels.gpu }}",
-            "An XID in NVIDIA's RESET_GPU/RESTART_BM buckets: the GPU cannot be trusted until it is reset "
-            "or the node rebooted.",
-            check="Kernel log (dmesg | grep -i xid) for the XID and its neighbours; nvidia-smi -q for the GPU's "
-            "state and pending row remaps; which pods use the GPU.",
-            action="Cordon and drain the node. Reset the GPU (XID 79/160: cold power cycle), run dcgmi diag -r 2, "
-            "return the node to service if it passes; open an RMA if the XID repeats.",
-            check_zh="查看内核日志 (dmesg | grep -i xid) 中的 XID "
-            "及其前后消息；nvidia-smi -q 查看 GPU 状态与待处理的行重映射；"
-            "确认哪些 Pod 使用该 GPU。",
-            action_zh="封锁 (cordon) 并驱逐 (drain) 该节点。重置 GPU（XID 79/160 需冷重启），运行 dcgmi diag -r 2，"
-            "通过后恢复节点；XID 重复出现则申请 RMA。",
-            fires=Case(
-                ((f'{m.XID}{{{GPU},xid="79"}}', "_x2 1x10"),), "20s", ({"node": "gpu-1", "gpu": "3", "xid": "79"},)
-            ),
-            quiet=Case(((f'{m.XID}{{{GPU},xid="13"}}', "0+1x10"), (f'{m.XID}{{{GPU},xid="48"}}', "1x800")), "4000s"),
-        ),
-        Alert(
-            "GpuXidNvlink",
-            "gpu",
-            _xid(XID_NVLINK, t.xid_window),
-            "0s",
-            Severity.CRITICAL,
-            "NVLink XID {{ $labels.xid }} on {{ $labels.node }} GPU {{ $labels.gpu }}",
-            "An XID in the catalog's NVLink workflow bucket (74, 144-150): NVLink traffic of this GPU is failing.",
-            check="dmesg for the XID and NVSwitch SXIDs; nvidia-smi "
-            "nvlink -s and -e for link state and error counters; "
-            "the GpuNvlinkDown/GpuNvlinkErrors alerts of the same node.",
-            action="Drain the node; reset the GPUs (and NVSwitch fabric manager) and run dcgmi diag -r 2; "
-            "reseat or replace the baseboard if links stay down.",
-            check_zh="dmesg 中的 XID 与 NVSwitch SXID；nvidia-smi nvlink -s / -e 查看链路状态与错误计数；同节点的 "
-            "GpuNvlinkDown/GpuNvlinkErrors 告警。",
-            action_zh="驱逐该节点；重置 GPU（及 NVSwitch Fabric "
-            "Manager）并运行 dcgmi diag -r 2；链路仍断开则检修或更换基板。",
-            fires=Case(
-                ((f'{m.XID}{{{GPU},xid="74"}}', "0 0 1x10"),), "15s", ({"node": "gpu-1", "gpu": "3", "xid": "74"},)
-            ),
-            quiet=Case(((f'{m.XID}{{{GPU},xid="31"}}', "0+1x10"),), "50s"),
-        ),
-        Alert(
-            "GpuXidApplication",
-            "gpu",
-            f"({app} * on (node, gpu) group_left (namespace, pod) {owner}) or on (node, gpu, xid) {app}",
-            "0s",
-            Severity.INFO,
-            "Application XID {{ $labels.xid }} on {{ $labels.node }} GPU {{ $labels.gpu }} (pod {{ $labels.pod }})",
-            "An XID the catalog files under RESTART_APP/IGNORE: the program on the GPU failed, the GPU is healthy.",
-            check="The pod's logs around the time of the XID (13/31/43: "
-            "illegal address or kernel fault in the program, "
-            "94: contained ECC error, the page is retired).",
-            action="Tell the job owner; restart the job. Nothing to do on the node unless the XID repeats across jobs.",
-            check_zh="查看该 Pod 在 XID 发生时的日志（13/31/43："
-            "程序非法地址或内核错误；94：已隔离的 ECC 错误，页已退役）。",
-            action_zh="通知作业负责人并重启作业。除非多个作业反复出现，节点本身无需处理。",
-            fires=Case(
-                (
-                    (f'{m.XID}{{{GPU},xid="13"}}', "0 0 1x10"),
-                    (f'{m.DCGM_UTIL}{{{GPU},namespace="ml",pod="train-0"}}', "90x10"),
-                ),
-                "15s",
-                ({"node": "gpu-1", "gpu": "3", "xid": "13", "namespace": "ml", "pod": "train-0"},),
-            ),
-            quiet=Case(((f'{m.XID}{{{GPU},xid="13"}}', "1x200"),), "1000s"),
-        ),
-    ]
+    return [spec(t) for spec in _XID_ALERTS]
 
 
 def _presence_and_memory(t: Thresholds, gpus: int) -> list[Alert]:
@@ -113,9 +121,8 @@ def _presence_and_memory(t: Thresholds, gpus: int) -> list[Alert]:
     )
     healthy = tuple((f'{m.DCGM_TEMP}{{{N},gpu="{i}"}}', "40x10") for i in range(gpus))
     return [
-        Alert(
+        _alert(
             "GpuMissing",
-            "gpu",
             missing,
             t.fast_for,
             Severity.CRITICAL,
@@ -131,9 +138,8 @@ def _presence_and_memory(t: Thresholds, gpus: int) -> list[Alert]:
             fires=Case((*healthy[:-1], (f'up{{{N},job="{m.JOB_AIINFRA}"}}', "1x10")), "15s", ({"node": "gpu-1"},)),
             quiet=Case((*healthy, (f'up{{{N},job="{m.JOB_AIINFRA}"}}', "1x10")), "15s"),
         ),
-        Alert(
+        _alert(
             "GpuRowRemapFailed",
-            "gpu",
             f"{m.DCGM_ROW_REMAP_FAILURE} > 0 or {m.ROW_REMAP_FAILURE} > 0",
             t.fast_for,
             Severity.CRITICAL,
@@ -149,9 +155,8 @@ def _presence_and_memory(t: Thresholds, gpus: int) -> list[Alert]:
                 ((f"{m.ROW_REMAP_FAILURE}{{{GPU}}}", "0x10"), (f"{m.DCGM_ROW_REMAP_FAILURE}{{{GPU}}}", "0x10")), "40s"
             ),
         ),
-        Alert(
+        _alert(
             "GpuRowRemapPending",
-            "gpu",
             f"{m.ROW_REMAP_PENDING} > 0",
             t.fast_for,
             Severity.WARNING,
@@ -164,9 +169,8 @@ def _presence_and_memory(t: Thresholds, gpus: int) -> list[Alert]:
             fires=Case(((f"{m.ROW_REMAP_PENDING}{{{GPU}}}", "0 1x10"),), "20s", ({"node": "gpu-1", "gpu": "3"},)),
             quiet=Case(((f"{m.ROW_REMAP_PENDING}{{{GPU}}}", "0x10"),), "40s"),
         ),
-        Alert(
+        _alert(
             "GpuUncorrectableRowsGrowing",
-            "gpu",
             f"{m.DCGM_UNCORRECTABLE_ROWS} > min_over_time({m.DCGM_UNCORRECTABLE_ROWS}[1h])",
             "0s",
             Severity.WARNING,
@@ -182,9 +186,8 @@ def _presence_and_memory(t: Thresholds, gpus: int) -> list[Alert]:
             ),
             quiet=Case(((f"{m.DCGM_UNCORRECTABLE_ROWS}{{{GPU}}}", "2x20"),), "90s"),
         ),
-        Alert(
+        _alert(
             "GpuDoubleBitEcc",
-            "gpu",
             f"{m.DCGM_DBE_VOL} > 0",
             "0s",
             Severity.CRITICAL,
@@ -197,9 +200,8 @@ def _presence_and_memory(t: Thresholds, gpus: int) -> list[Alert]:
             fires=Case(((f"{m.DCGM_DBE_VOL}{{{GPU}}}", "0 0 2x10"),), "10s", ({"node": "gpu-1", "gpu": "3"},)),
             quiet=Case(((f"{m.DCGM_DBE_VOL}{{{GPU}}}", "0x10"), (f"{m.DCGM_SBE_VOL}{{{GPU}}}", "0+5x10")), "40s"),
         ),
-        Alert(
+        _alert(
             "GpuSingleBitEccStorm",
-            "gpu",
             f"increase({m.DCGM_SBE_VOL}[1h]) > {t.sbe_per_hour}",
             t.settle_for,
             Severity.WARNING,
