@@ -52,3 +52,11 @@ def test_render_without_policies_when_the_definition_opts_out(
     capsys.readouterr()
     assert main(["render", str(definition)]) == 0
     assert [o["kind"] for o in yaml.safe_load_all(capsys.readouterr().out)] == ["RayCluster"]
+
+
+def test_render_of_a_local_definition_names_file_line_and_field(capsys: pytest.CaptureFixture[str]) -> None:
+    """Found by benchmarks/fuzz_definitions.py: a renderer's precondition named the file without a line."""
+    local = ROOT / "clusters" / "local.yaml"
+    assert main(["render", str(local)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"aiinfra: {local}:5: backend: 'local' has no Kubernetes RayCluster"), err

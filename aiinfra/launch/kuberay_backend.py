@@ -24,6 +24,7 @@ import urllib.request
 from typing import Any
 
 from aiinfra.contract import CLUSTER_LABEL, MANAGED_BY, TOKEN_KEY
+from aiinfra.definition.loader import definition_error
 from aiinfra.definition.model import ClusterDefinition, definition_from_env
 from aiinfra.definition.versions import client_mismatch
 from aiinfra.errors import AiinfraError, ClusterNotFound, UsageError
@@ -118,7 +119,7 @@ class KubeRayBackend:
             return  # nothing here speaks Ray's protocols; job submission goes over HTTP
         found = client_mismatch(client, self.definition.ray.version)
         if found and found[0] == "error":
-            raise UsageError(f"{self.definition.source}: {found[1]}")
+            raise definition_error(self.definition, [(("ray", "version"), found[1])])
         if found:
             log.warning("%s", found[1])
 
