@@ -27,8 +27,10 @@ _alert = alert_of("exporter")
 _node_alert = alert_of("node")
 """NodeDown belongs to the node, not to an exporter: routes and inhibitions key on subsystem="node"."""
 _READY = f'{m.KSM_NODE_READY}{{condition="Ready",status="true"}}'
-_NODE_DOWN = f'{_READY} == 0 or (max by (node) (up{{job="{m.JOB_NODE_EXPORTER}"}}) == 0 '
-f'and on (node) max by (node) (up{{job="{m.JOB_AIINFRA}"}}) == 0)'
+_NODE_DOWN = (
+    f'{_READY} == 0 or (max by (node) (up{{job="{m.JOB_NODE_EXPORTER}"}}) == 0 '
+    f'and on (node) max by (node) (up{{job="{m.JOB_AIINFRA}"}}) == 0)'
+)
 
 _EXPORTER_ALERTS: tuple[Callable[[Thresholds], Alert], ...] = (
     lambda t: _node_alert(
