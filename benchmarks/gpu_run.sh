@@ -2,7 +2,8 @@
 # The real GPU run recorded in benchmarks/results/: Ray carried as a trimmed install, the bundled
 # benchmark through Ray actors (GPUs shared per node, then isolated), the same code as plain local
 # processes, and the independent plain torch.distributed loop. NVLink multicast stays as the machine
-# sets it (NCCL_NVLS_ENABLE=0). Writes everything under $OUT (default ./out).
+# sets it (NCCL_NVLS_ENABLE=0). Every bench table holds nccl-tests' out-of-place and in-place columns
+# (both measured by default; all_reduce in place only). Writes everything under $OUT (default ./out).
 #   usage: [GPUS=n] [MIN=1M] [BIGMIN=1G] [OUT=dir] benchmarks/gpu_run.sh [MAX_SIZE] [COLLECTIVES]
 set -uo pipefail
 OUT=${OUT:-out}; MAX=${1:-8G}; COLLS=${2:-all_reduce,all_gather,reduce_scatter,alltoall,sendrecv}

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from aiinfra.bench.bandwidth import COLLECTIVES
+from aiinfra.bench.collectives import lookup
 from aiinfra.cli import main
 
 pytestmark = pytest.mark.torch  # the [train] extra; CI installs it
@@ -20,7 +21,8 @@ def _check_json(path: Path, launcher: str, collectives: tuple[str, ...], sizes: 
     (group,) = data["groups"]
     assert len(group["ranks"]) == 2
     rows = group["results"]
-    assert [(r["collective"], r["size"]) for r in rows] == [(c, s) for c in collectives for s in sizes]
+    want = [(c, s, p) for c in collectives for s in sizes for p in lookup(c).placements]
+    assert [(r["collective"], r["size"], r["placement"]) for r in rows] == want
     for r in rows:
         assert r["wrong"] == 0, r  # every collective returned the expected values on every rank
         assert r["time_us"] > 0 and r["algbw"] > 0 and len(r["rank_time_us"]) == 2
@@ -35,23 +37,43 @@ def test_every_collective_local_gloo(tmp_path: Path, capsys: pytest.CaptureFixtu
                  "--warmup", "1", "--json", str(out_json), "--plot", str(out_png)])  # fmt: skip
     assert code == 0
     table = capsys.readouterr().out
-    assert "#       size         count      type   redop    root     time   algbw   busbw  #wrong" in table
+    assert ("#       size         count      type   redop    root     time   algbw   busbw  #wrong     time   algbw"
+            "   busbw  #wrong") in table
+    assert "out-of-place" in table and "in-place" in table
     assert "# Result: OK" in table
     data = _check_json(out_json, "torch.multiprocessing", COLLECTIVES, [4096, 65536])
     ag = next(r for r in data["groups"][0]["results"] if r["collective"] == "all_gather")
     assert ag["busbw"] == pytest.approx(ag["algbw"] / 2)  # (n-1)/n with n = 2
-    # nccl-tests' count column: one rank's chunk for all_gather / reduce_scatter, the buffer for the others
+    # nccl-tests' count column: one rank's chunk for all_gather / reduce_scatter / alltoall, the buffer otherwise
     counts = {(r["collective"], r["size"]): r["count"] for r in data["groups"][0]["results"]}
     assert counts[("all_gather", 65536)] == counts[("reduce_scatter", 65536)] == 65536 // 4 // 2
-    assert counts[("all_reduce", 65536)] == counts[("alltoall", 65536)] == 65536 // 4
+    assert counts[("alltoall", 65536)] == 65536 // 4 // 2
+    assert counts[("all_reduce", 65536)] == counts[("sendrecv", 65536)] == 65536 // 4
+    # Both placements of all_gather on one table line; alltoall has only out-of-place, all_reduce only in-place.
+    ag_line, a2a_line = [v for v in table.splitlines() if v.startswith("       65536          8192     float    none")]
+    assert "N/A" not in ag_line and len(ag_line.split()) == 13
+    assert a2a_line.split()[9:] == ["N/A"] * 4 and "N/A" not in a2a_line.split()[5:9]
     assert out_png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out_png.stat().st_size > 10_000
+    (ar_line,) = [v for v in table.splitlines() if v.startswith("       65536         16384     float     sum")
+                  and v.split()[5] == "N/A"]
+    assert ar_line.split()[5:9] == ["N/A"] * 4 and "N/A" not in ar_line.split()[9:]
+
+
+def test_no_in_place_measures_out_of_place_only(tmp_path: Path) -> None:
+    out_json = tmp_path / "bench.json"
+    code = main(["bench", "all_gather,all_reduce", "--local", "--backend", "gloo", "--sizes", "16K", "--iters", "2",
+                 "--warmup", "1", "--no-in-place", "--json", str(out_json)])  # fmt: skip
+    assert code == 0
+    rows = json.loads(out_json.read_text())["groups"][0]["results"]
+    assert [(r["collective"], r["placement"]) for r in rows] == [("all_gather", "out-of-place"),
+                                                                  ("all_reduce", "in-place")]
 
 
 def test_cpu_expectation_fails_the_node_of_a_slowed_rank(capsys: pytest.CaptureFixture[str]) -> None:
     """A real gloo run judged against --expect: healthy it passes at every size; one rank slowed fails it."""
     import socket
 
-    from aiinfra.bench.collectives import INJECT_DELAY_ENV
+    from aiinfra.bench.measure import INJECT_DELAY_ENV
 
     argv = ["bench", "all_reduce", "--local", "--backend", "gloo", "--gpus", "2", "--sizes", "64K", "256K",
             "--iters", "3", "--warmup", "1", "--expect", "0.002", "--timeout", "300"]  # fmt: skip

@@ -1,7 +1,8 @@
 """The bundled NCCL / gloo benchmarks: collectives over a size sweep, busbw, verdicts, reports.
 
 Modules: :mod:`~aiinfra.bench.bandwidth` (nccl-tests algbw/busbw), :mod:`~aiinfra.bench.collectives`
-(the timed loop in each process), :mod:`~aiinfra.bench.worker` (one process), :mod:`~aiinfra.bench.runner`
+(one module per collective), :mod:`~aiinfra.bench.measure` (the timed loop in each process),
+:mod:`~aiinfra.bench.worker` (one process), :mod:`~aiinfra.bench.runner`
 (Ray actors or local processes; intra / rail / job modes), :mod:`~aiinfra.bench.verdict` (expectations
 from the cluster definition), :mod:`~aiinfra.bench.report` (table, JSON, PNG).
 

@@ -23,29 +23,12 @@ from __future__ import annotations
 import re
 from typing import Final
 
+from aiinfra.bench import collectives
 from aiinfra.errors import UsageError
 
-COLLECTIVES: Final = ("all_reduce", "all_gather", "reduce_scatter", "alltoall", "sendrecv")
-"""The collectives the bundled benchmark runs, in nccl-tests' naming."""
-
-_ALIASES: Final = {
-    "allreduce": "all_reduce",
-    "all-reduce": "all_reduce",
-    "allgather": "all_gather",
-    "all-gather": "all_gather",
-    "reducescatter": "reduce_scatter",
-    "reduce-scatter": "reduce_scatter",
-    "all_to_all": "alltoall",
-    "all-to-all": "alltoall",
-    "a2a": "alltoall",
-    "send_recv": "sendrecv",
-    "send-recv": "sendrecv",
-    "p2p": "sendrecv",
-}
-
-# Collectives whose `size` column is the whole array of n chunks (nccl-tests getBw
-# multiplies count by nranks); for the others it is one rank's buffer.
-_SIZE_IS_TOTAL: Final = frozenset({"all_gather", "reduce_scatter", "alltoall"})
+COLLECTIVES: Final = collectives.names()
+"""The collectives the bundled benchmark runs, in nccl-tests' naming (one module each in
+:mod:`aiinfra.bench.collectives`)."""
 
 
 def canonical(name: str) -> str:
@@ -55,11 +38,7 @@ def canonical(name: str) -> str:
         >>> canonical("allreduce"), canonical("all-gather"), canonical("sendrecv")
         ('all_reduce', 'all_gather', 'sendrecv')
     """
-    key = name.strip().lower()
-    key = _ALIASES.get(key, key)
-    if key not in COLLECTIVES:
-        raise UsageError(f"unknown collective {name!r}; choose from {', '.join(COLLECTIVES)} (or 'all')")
-    return key
+    return collectives.lookup(name).name
 
 
 def bus_factor(collective: str, nranks: int) -> float:
@@ -71,12 +50,7 @@ def bus_factor(collective: str, nranks: int) -> float:
     """
     if nranks < 1:
         raise UsageError(f"a collective needs at least one rank, not {nranks}")
-    coll = canonical(collective)
-    if coll == "all_reduce":
-        return 2.0 * (nranks - 1) / nranks
-    if coll in _SIZE_IS_TOTAL:
-        return (nranks - 1) / nranks
-    return 1.0
+    return collectives.lookup(collective).bus_factor(nranks)
 
 
 def algbw(size_bytes: int, seconds: float) -> float:
@@ -108,7 +82,7 @@ def size_is_total(collective: str) -> bool:
         >>> size_is_total("all_gather"), size_is_total("all_reduce")
         (True, False)
     """
-    return canonical(collective) in _SIZE_IS_TOTAL
+    return collectives.lookup(collective).size_is_total
 
 
 def elements_per_rank(collective: str, size_bytes: int, nranks: int, itemsize: int) -> int:
@@ -122,13 +96,7 @@ def elements_per_rank(collective: str, size_bytes: int, nranks: int, itemsize: i
         >>> elements_per_rank("all_gather", 1024, 2, 4), elements_per_rank("all_reduce", 1024, 2, 4)
         (128, 256)
     """
-    coll = canonical(collective)
-    count = size_bytes // itemsize
-    if coll == "all_gather":
-        return count // nranks
-    if coll in _SIZE_IS_TOTAL:
-        return (count // nranks) * nranks
-    return count
+    return collectives.lookup(collective).input_count(size_bytes // itemsize, nranks)
 
 
 def effective_size(collective: str, size_bytes: int, nranks: int, itemsize: int) -> int:
@@ -139,9 +107,20 @@ def effective_size(collective: str, size_bytes: int, nranks: int, itemsize: int)
         996
     """
     count = size_bytes // itemsize
-    if canonical(collective) in _SIZE_IS_TOTAL:
-        count = (count // nranks) * nranks
+    if collectives.lookup(collective).size_is_total:
+        count = collectives.whole_chunks(count, nranks)
     return count * itemsize
+
+
+def count_column(collective: str, size_bytes: int, nranks: int, itemsize: int) -> int:
+    """nccl-tests' count column for a size column: one chunk for all_gather, reduce_scatter
+    and alltoall (their paramcount), the whole buffer for all_reduce and sendrecv.
+
+    Example:
+        >>> count_column("all_gather", 2**20, 4, 4), count_column("all_reduce", 2**20, 4, 4)
+        (65536, 262144)
+    """
+    return collectives.lookup(collective).count_column(size_bytes // itemsize, nranks)
 
 
 MAX_SIZE = 2**40

@@ -1,13 +1,13 @@
 """Output of a benchmark run: an nccl-tests style table, a JSON file, a PNG plot.
 
-The table keeps nccl-tests' columns (``size count type redop root time algbw
-busbw #wrong``, one out-of-place group) so people and parsers used to
+The table keeps nccl-tests' columns (``size count type redop root``, then ``time
+algbw busbw #wrong`` out of place and in place, N/A where not measured) so people and parsers used to
 nccl-tests read it at once; comment lines (``#``) carry the group, its
 expectation, the transports NCCL reported and the verdicts.
 
 Example:
     >>> print(format_table(result))  # doctest: +SKIP
-    #       size         count      type   redop    root     time   algbw   busbw  #wrong
+    #                                                               out-of-place                        in-place
     ...
 """
 
@@ -20,12 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from aiinfra.bench.bandwidth import format_size
+from aiinfra.bench.collectives import lookup
 from aiinfra.bench.results import BenchResult, GroupResult
+from aiinfra.bench.spec import SizeResult
 from aiinfra.bench.verdict import for_collective
 
 SCHEMA = "aiinfra.bench/1"
 _TYPE_NAMES = {"float32": "float", "float16": "half", "bfloat16": "bfloat16", "float64": "double"}
-_REDOP = {"all_reduce": "sum", "reduce_scatter": "sum"}
 
 
 def _transport_text(t: dict[str, Any]) -> str:
@@ -40,8 +41,25 @@ def _transport_text(t: dict[str, Any]) -> str:
     return f"{via}; {', '.join(extra)}" if extra else via
 
 
+_HEADER = (
+    f"#{'':55}{'out-of-place':>20}{'in-place':>32}",
+    "#       size         count      type   redop    root     time   algbw   busbw  #wrong"
+    "     time   algbw   busbw  #wrong",
+    "#        (B)    (elements)                               (us)  (GB/s)  (GB/s)             (us)  (GB/s)  (GB/s)",
+)
+_NOT_MEASURED = f"  {'N/A':>7}  {'N/A':>6}  {'N/A':>6}  {'N/A':>6}"
+
+
+def _placement_columns(r: SizeResult | None) -> str:
+    """time algbw busbw #wrong of one placement; N/A where torch.distributed has no such variant."""
+    if r is None:
+        return _NOT_MEASURED
+    wrong = "N/A" if r.wrong < 0 else str(r.wrong)
+    return f"  {_num(r.time_us):>7}  {_num(r.algbw):>6}  {_num(r.busbw):>6}  {wrong:>6}"
+
+
 def format_group(g: GroupResult, collective: str) -> list[str]:
-    """The table lines of one group for one collective, nccl-tests layout.
+    """The table lines of one group for one collective, nccl-tests layout (out-of-place, then in-place).
 
     Example:
         >>> format_group(group, "all_reduce")[0]  # doctest: +SKIP
@@ -58,16 +76,19 @@ def format_group(g: GroupResult, collective: str) -> list[str]:
         f"# {lay.name}: {len(lay.members)} ranks on {lay.nodes} node(s)" + (f", GPUs {gpus}" if gpus else "")
         + f"; {want}",
         f"# transports: {_transport_text(g.transports)}",
-        "#       size         count      type   redop    root     time   algbw   busbw  #wrong",
-        "#        (B)    (elements)                               (us)  (GB/s)  (GB/s)",
+        *_HEADER,
     ]
+    redop = lookup(collective).redop
+    by_size: dict[int, dict[str, SizeResult]] = {}
     for r in rows:
-        wrong = "N/A" if r.wrong < 0 else str(r.wrong)
+        by_size.setdefault(r.size, {})[r.placement] = r
+    for size, placed in by_size.items():
+        first = next(iter(placed.values()))
         lines.append(
-            f"{r.size:12d}  {r.count:12d}  {_TYPE_NAMES.get(r.dtype, r.dtype):>8}  {_REDOP.get(collective, 'none'):>6}"
-            f"  {-1:6d}  {_num(r.time_us):>7}  {_num(r.algbw):>6}  {_num(r.busbw):>6}  {wrong:>6}"
+            f"{size:12d}  {first.count:12d}  {_TYPE_NAMES.get(first.dtype, first.dtype):>8}  {redop:>6}  {-1:6d}"
+            + _placement_columns(placed.get("out-of-place")) + _placement_columns(placed.get("in-place"))
         )
-    avg = sum(r.busbw for r in rows) / len(rows)
+    avg = sum(r.busbw for r in rows) / len(rows)  # nccl-tests averages both placements
     lines.append(f"# Avg bus bandwidth    : {avg:.3f}")
     return lines
 
@@ -142,7 +163,7 @@ def to_json(result: BenchResult) -> dict[str, Any]:
                 "transports": g.transports,
                 "results": [
                     {**dataclasses.asdict(r), "type": _TYPE_NAMES.get(r.dtype, r.dtype),
-                     "redop": _REDOP.get(r.collective, "none"), "root": -1}
+                     "redop": lookup(r.collective).redop, "root": -1}
                     for r in g.rows
                 ],
             }
@@ -179,9 +200,9 @@ def write_plot(result: BenchResult, path: str | Path) -> Path:
 
     fig, ax = plt.subplots(figsize=(9, 5.5), dpi=110)
     for g in result.groups:
-        for coll in dict.fromkeys(r.collective for r in g.rows):
-            rows = [r for r in g.rows if r.collective == coll]
-            label = coll if len(result.groups) == 1 else f"{coll} · {g.layout.name}"
+        for coll, placement in dict.fromkeys((r.collective, r.placement) for r in g.rows):
+            rows = [r for r in g.rows if (r.collective, r.placement) == (coll, placement)]
+            label = f"{coll} {placement}" if len(result.groups) == 1 else f"{coll} {placement} · {g.layout.name}"
             ax.plot([r.size for r in rows], [r.busbw for r in rows], marker="o", markersize=3, label=label)
     expectations = {(g.expectation.busbw, g.expectation.source) for g in result.groups if g.expectation}
     for bw, source in sorted(expectations):

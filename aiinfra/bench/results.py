@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiinfra.bench import verdict
-from aiinfra.bench.spec import SizeResult
+from aiinfra.bench.spec import SizeResult, judged_rows
 from aiinfra.bench.worker import WorkerReport
 from aiinfra.definition.model import ClusterDefinition
 from aiinfra.nccl.log_summary import summarize
@@ -111,7 +111,8 @@ def assemble(
         gpu_name = reps[0].environment.get("gpu", "")
         exp = verdict.explicit(expect_gb_s) if expect_gb_s else _expectation(layout, backend, gpu_name, definition)
         groups.append(GroupResult(layout, reps[0].rows, summarize(log) if log else {}, exp))
-    figures = [(g.layout.name, g.layout.kind, r.collective, r.size, r.busbw, r.wrong) for g in groups for r in g.rows]
+    figures = [(g.layout.name, g.layout.kind, r.collective, r.size, r.busbw, r.wrong)
+               for g in groups for r in judged_rows(g.rows)]
     verdicts = verdict.judge(
         figures, {g.layout.name: g.expectation for g in groups}, {g.layout.name: len(g.layout.members) for g in groups}
     )

@@ -15,6 +15,7 @@ the groups from where the actors landed; :func:`run_local` spawns plain
 and the CPU path CI runs.
 
 Example:
+    >>> from aiinfra.bench.spec import MeasureSpec
     >>> cfg = BenchConfig(MeasureSpec(("all_reduce",), (2**20,)), backend="gloo", gpus=2)
     >>> run_local(cfg).groups[0].rows[0].wrong  # doctest: +SKIP
     0
@@ -23,69 +24,20 @@ Example:
 from __future__ import annotations
 
 import multiprocessing as mp
-import os
 import queue
 import socket
 import time
 import traceback
-from dataclasses import dataclass, field, replace
 from typing import Any
 
 from aiinfra.bench import layout as bench_layout
-from aiinfra.bench.bandwidth import size_sweep
+from aiinfra.bench.config import BenchConfig, describe, with_default_sizes, worker_env
 from aiinfra.bench.results import BenchResult, Layout, Member, assemble
-from aiinfra.bench.spec import MeasureSpec
 from aiinfra.bench.worker import WorkerReport, WorkerTask, host_ip, run_task
-from aiinfra.definition.model import ClusterDefinition
 from aiinfra.definition.versions import runtime_mismatch
 from aiinfra.errors import AiinfraError, UsageError
 from aiinfra.local_ports import free_port
 from aiinfra.worker_versions import runtime_versions
-
-MODES = ("intra", "rail", "job")
-DEFAULT_SIZES = {"nccl": size_sweep(2**20, 4 * 2**30), "gloo": size_sweep(2**10, 2**20, 4)}
-"""1 MiB-4 GiB on GPUs (the plateau needs >= 1 GiB, R4); 1 KiB-1 MiB on CPU, seconds with gloo."""
-# Set by the GPU machines this project tests on, and by careful operators: NVLink multicast
-# off. Forwarded explicitly so a worker started with its own environment keeps them.
-_FORWARDED = ("NCCL_NVLS_ENABLE", "TORCH_SYMM_MEM_DISABLE_MULTICAST", "NVSHMEM_DISABLE_NVLS")
-
-
-@dataclass(frozen=True)
-class BenchConfig:
-    """One benchmark run: what to measure, on how many GPUs, grouped how."""
-
-    spec: MeasureSpec
-    mode: str = "intra"
-    gpus: int | None = None
-    """Processes (one per GPU); None: every GPU (2 processes on CPU)."""
-    backend: str | None = None
-    """'nccl' or 'gloo'; None: NCCL when GPUs are there, else gloo."""
-    definition: ClusterDefinition | None = None
-    env: dict[str, str] = field(default_factory=dict)
-    nccl_log: bool = True
-    timeout_s: float = 900.0
-    share_gpus: bool = True
-    """Let each Ray worker see every GPU of its node, as Ray Train does, not only its own."""
-    expect_gb_s: float | None = None
-    """busbw every group must reach (``--expect``), judged at every size; any backend, CPU included."""
-
-
-def _with_sizes(spec: MeasureSpec, backend: str) -> MeasureSpec:
-    return spec if spec.sizes else replace(spec, sizes=tuple(DEFAULT_SIZES[backend]))
-
-
-def worker_env(config: BenchConfig) -> dict[str, str]:
-    """Environment every worker gets: the multicast switches of this host, the mode's, the user's.
-
-    Example:
-        >>> worker_env(BenchConfig(MeasureSpec((), ()), mode="rail"))["NCCL_ALGO"]
-        'Ring'
-    """
-    env = {k: os.environ[k] for k in _FORWARDED if k in os.environ}
-    if config.mode == "rail" and "NCCL_ALGO" not in os.environ:
-        env["NCCL_ALGO"] = "Ring"
-    env.update(config.env)
-    return env
 
 
 def run_local(config: BenchConfig) -> BenchResult:
@@ -109,7 +61,7 @@ def run_local(config: BenchConfig) -> BenchResult:
                                              for i in range(n)])
     port = free_port("127.0.0.1")
     tasks = [
-        WorkerTask(_with_sizes(config.spec, backend), layout.name, rank, n, "127.0.0.1", port, backend,
+        WorkerTask(with_default_sizes(config.spec, backend), layout.name, rank, n, "127.0.0.1", port, backend,
                    device_index=rank if backend == "nccl" else None, env=worker_env(config),
                    definition=config.definition,
                    nccl_log=config.nccl_log, timeout_s=config.timeout_s)
@@ -242,7 +194,7 @@ def _run_on_ray(config: BenchConfig, started: float) -> BenchResult:
         for layout in layouts:
             idx = [m.slot for m in layout.members]
             port = ray.get(actors[idx[0]].port.remote(), timeout=60)
-            spec = _with_sizes(config.spec, backend)
+            spec = with_default_sizes(config.spec, backend)
             for rank, i in enumerate(idx):
                 visible, device = _visibility(members, members[i], config.share_gpus and backend == "nccl")
                 task = WorkerTask(
@@ -287,39 +239,3 @@ def _visibility(members: list[Member], me: Member, share: bool) -> tuple[str | N
         return None, 0
     mine = sorted({m.gpu for m in members if m.node_id == me.node_id and m.gpu is not None})
     return ",".join(str(g) for g in mine), mine.index(me.gpu)
-
-
-def describe(config: BenchConfig) -> dict[str, Any]:
-    """The run's settings for the JSON file.
-
-    Example:
-        >>> describe(BenchConfig(MeasureSpec(("all_reduce",), (1024,))))["sizes"]
-        [1024]
-    """
-    spec = config.spec
-    return {
-        "collectives": list(spec.collectives),
-        "sizes": list(spec.sizes),
-        "dtype": spec.dtype,
-        "warmup": spec.warmup,
-        "iters": spec.iters,
-        "check": spec.check,
-        "mode": config.mode,
-        "gpus": config.gpus,
-        "env": worker_env(config),
-        "share_gpus": config.share_gpus,
-        "expect_gb_s": config.expect_gb_s,
-        "cluster": config.definition.source or config.definition.name if config.definition else None,
-    }
-
-
-def with_mode(config: BenchConfig, mode: str) -> BenchConfig:
-    """The same run in another mode, checked.
-
-    Example:
-        >>> with_mode(BenchConfig(MeasureSpec((), ())), "job").mode
-        'job'
-    """
-    if mode not in MODES:
-        raise UsageError(f"unknown mode {mode!r}; choose from {', '.join(MODES)}")
-    return replace(config, mode=mode)

@@ -8,6 +8,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 
@@ -21,6 +22,8 @@ class MeasureSpec:
     warmup: int = 5
     iters: int = 20
     check: bool = True
+    in_place: bool = True
+    """Measure nccl-tests' in-place column too, where torch.distributed has one (all_reduce has only it)."""
 
 
 @dataclass(frozen=True)
@@ -42,3 +45,25 @@ class SizeResult:
     wrong: int
     """Elements that differed from the expected result in the check op; -1 when not checked."""
     rank_time_us: tuple[float, ...] = ()
+    placement: str = "out-of-place"
+    """nccl-tests' column group: 'out-of-place' (distinct buffers) or 'in-place' (one buffer)."""
+
+
+def judged_rows(rows: list[SizeResult]) -> list[SizeResult]:
+    """One row per collective and size for the verdicts: out-of-place where measured (the figure
+    nccl-tests' references quote), else in-place; wrong elements of either placement count.
+
+    Example:
+        >>> r = SizeResult("all_gather", 8, 1, "float32", 2, 1.0, 8.0, 4.0, 0)
+        >>> [(x.placement, x.wrong) for x in judged_rows([r, dataclasses.replace(r, placement="in-place", wrong=3)])]
+        [('out-of-place', 3)]
+    """
+    chosen: dict[tuple[str, int], SizeResult] = {}
+    wrong: dict[tuple[str, int], int] = {}
+    for r in rows:
+        key = (r.collective, r.size)
+        if key not in chosen or r.placement == "out-of-place":
+            chosen[key] = r
+        if r.wrong >= 0:
+            wrong[key] = wrong.get(key, 0) + r.wrong
+    return [dataclasses.replace(r, wrong=wrong.get(k, r.wrong)) for k, r in chosen.items()]

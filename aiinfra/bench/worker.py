@@ -85,7 +85,7 @@ def run_task(task: WorkerTask) -> WorkerReport:
     import torch
     import torch.distributed as dist
 
-    from aiinfra.bench.collectives import measure
+    from aiinfra.bench.measure import measure
 
     log_dir = tempfile.mkdtemp(prefix="aiinfra-nccl-")
     # NCCL reads its environment at the first communicator, so setting it here, before

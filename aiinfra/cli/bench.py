@@ -40,6 +40,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--iters", type=int, default=20, help="timed ops per size (default 20)")
     p.add_argument("--warmup", type=int, default=5, help="untimed ops per size first (default 5)")
     p.add_argument("--no-check", action="store_true", help="skip the correctness check op")
+    p.add_argument("--no-in-place", action="store_true",
+                   help="measure only nccl-tests' out-of-place column (default: both; all_reduce has only in-place)")
     p.add_argument("--env", action="append", default=[], metavar="NAME=VALUE", help="extra worker environment")
     p.add_argument("--no-nccl-log", action="store_true", help="do not collect NCCL_DEBUG=INFO for transports")
     p.add_argument(
@@ -128,8 +130,9 @@ def run(args: argparse.Namespace) -> int:
         import torch  # noqa: F401  (the workers need it; say so before anything starts)
     except ImportError:
         raise UsageError("aiinfra bench needs torch: install the train extra: pip install 'aiinfra[train]'") from None
+    from aiinfra.bench.config import BenchConfig
     from aiinfra.bench.report import format_table, write_json, write_plot
-    from aiinfra.bench.runner import BenchConfig, run_local, run_ray
+    from aiinfra.bench.runner import run_local, run_ray
     from aiinfra.bench.spec import MeasureSpec
     from aiinfra.definition.loader import load_definition
 
@@ -139,7 +142,8 @@ def run(args: argparse.Namespace) -> int:
         if not sep or not name:
             raise UsageError(f"bad --env {item!r}: use NAME=VALUE")
         env[name] = value
-    spec = MeasureSpec(collectives, sizes, args.dtype, args.warmup, args.iters, not args.no_check)
+    spec = MeasureSpec(collectives, sizes, args.dtype, args.warmup, args.iters, not args.no_check,
+                       in_place=not args.no_in_place)
     definition = load_definition(args.cluster) if args.cluster else None
     config = BenchConfig(
         spec,

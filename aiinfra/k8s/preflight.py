@@ -106,3 +106,27 @@ def _shown(resource: str, amount: float) -> str:
     if resource in ("memory", "ephemeral-storage"):
         return f"{amount / 2**30:g}Gi {resource}"
     return f"{amount:g} {resource}"
+
+
+def pending_reasons(kube: Any, namespace: str, pod: Any) -> list[str]:
+    """Why ``pod`` is not running, in the scheduler's and kubelet's words: an unschedulable
+    condition, else its last two Warning events; and a container stuck waiting (image pull, crash loop).
+
+    Example:
+        >>> pending_reasons(Kube(), "default", pod)  # doctest: +SKIP
+        ['demo-worker-x: 0/4 nodes are available: 4 Insufficient nvidia.com/gpu.']
+    """
+    out = []
+    for cond in pod.status.conditions or []:
+        if cond.type == "PodScheduled" and cond.status == "False" and cond.message:
+            out.append(f"{pod.metadata.name}: {cond.message}")
+    if not out:
+        events = kube.core.list_namespaced_event(
+            namespace, field_selector=f"involvedObject.name={pod.metadata.name}"
+        ).items
+        out = [f"{pod.metadata.name}: {e.reason}: {e.message}" for e in events if e.type == "Warning"][-2:]
+    for cs in pod.status.container_statuses or []:
+        waiting = cs.state and cs.state.waiting
+        if waiting and waiting.reason not in (None, "ContainerCreating"):
+            out.append(f"{pod.metadata.name}: {waiting.reason}: {waiting.message or ''}".rstrip(": "))
+    return out

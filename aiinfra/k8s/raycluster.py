@@ -34,6 +34,7 @@ from aiinfra.contract import (
     TOPOLOGY_DIR,
     topology_configmap_name,
 )
+from aiinfra.definition.loader import definition_error
 from aiinfra.definition.model import ClusterDefinition, Ray
 from aiinfra.errors import UsageError
 from aiinfra.k8s.raycluster_storage import storage_parts
@@ -68,7 +69,9 @@ def token_secret_name(name: str) -> str:
 def raycluster(d: ClusterDefinition, opts: LaunchOptions) -> dict[str, Any]:
     """Build the RayCluster object for ``d`` (a plain dict ready for server-side apply)."""
     if d.ray is None or d.gpu is None:
-        raise UsageError(f"{d.source}: backend '{d.backend}' has no Kubernetes RayCluster (needs gpu and ray)")
+        # Located like the loader's own messages (file, line, field), not the bare file name.
+        issue = f"'{d.backend}' has no Kubernetes RayCluster (needs gpu and ray)"
+        raise definition_error(d, [(("backend",), issue)])
     ray = d.ray
     keep = opts.keep_within or d.topology.keep_within
     if keep is not None and keep not in d.topology.labels:

@@ -21,13 +21,14 @@ import time
 from typing import Any
 
 from aiinfra.contract import CLUSTER_LABEL, MANAGED_BY, TOKEN_KEY
+from aiinfra.definition.loader import definition_error
 from aiinfra.definition.model import ClusterDefinition, definition_from_env
 from aiinfra.errors import AiinfraError, ClusterNotFound, UsageError
 from aiinfra.k8s.client import Kube, api_error
 from aiinfra.k8s.network_policy import network_policies
 from aiinfra.k8s.owned import owner_reference, token_secret, topology_configmap
 from aiinfra.k8s.portforward import PortForward
-from aiinfra.k8s.preflight import fit, node_rooms, quantity
+from aiinfra.k8s.preflight import fit, node_rooms, pending_reasons, quantity
 from aiinfra.k8s.raycluster import LaunchOptions, node_env_notice, raycluster, token_secret_name
 from aiinfra.launch.protocol import ClusterStatus, NodeStatus
 from aiinfra.launch.ray_state import check_client_ray, ray_nodes, served_ray_version
@@ -118,9 +119,12 @@ class KubeRayBackend:
     def _check_client_ray(self) -> None:
         """Refuse a client Ray that cannot talk to the image's; warn where only some paths work."""
         assert self.definition.ray is not None
-        warning = check_client_ray(self.definition.ray.version, self.definition.source)
+        try:
+            warning = check_client_ray(self.definition.ray.version, "this cluster")
+        except UsageError as err:  # named where the user can fix it: the definition's ray.version
+            raise definition_error(self.definition, [(("ray", "version"), str(err))]) from None
         if warning:
-            log.warning("%s", warning)
+            log.warning("%s: %s", self.definition.source, warning)
 
     def served_ray_version(self) -> str | None:
         """The Ray version the head's dashboard reports; None where it cannot be reached."""
@@ -175,7 +179,7 @@ class KubeRayBackend:
             gpus = float((pod.spec.containers[0].resources.limits or {}).get("nvidia.com/gpu", 0))
             nodes.append(NodeStatus(pod.metadata.name, role, phase, gpus, pod.spec.node_name or ""))
             if phase != "Running":
-                reasons.extend(self._pending_reasons(pod))
+                reasons.extend(pending_reasons(self.kube, self.namespace, pod))
         running = [n for n in nodes if n.role == "worker" and n.state == "Running"]
         head_up = any(n.role == "head" and n.state == "Running" for n in nodes)
         joined = len(running)
@@ -216,22 +220,6 @@ class KubeRayBackend:
         if obj is None:
             raise ClusterNotFound(f"RayCluster '{self.name}' disappeared while starting")
         self.kube.apply(topology_configmap(self.name, self.namespace, table, obj["metadata"]["uid"]))
-
-    def _pending_reasons(self, pod: Any) -> list[str]:
-        out = []
-        for cond in pod.status.conditions or []:
-            if cond.type == "PodScheduled" and cond.status == "False" and cond.message:
-                out.append(f"{pod.metadata.name}: {cond.message}")
-        if not out:
-            events = self.kube.core.list_namespaced_event(
-                self.namespace, field_selector=f"involvedObject.name={pod.metadata.name}"
-            ).items
-            out = [f"{pod.metadata.name}: {e.reason}: {e.message}" for e in events if e.type == "Warning"][-2:]
-        for cs in pod.status.container_statuses or []:
-            waiting = cs.state and cs.state.waiting
-            if waiting and waiting.reason not in (None, "ContainerCreating"):
-                out.append(f"{pod.metadata.name}: {waiting.reason}: {waiting.message or ''}".rstrip(": "))
-        return out
 
     def _ray_workers_joined(self) -> int | None:
         """Workers alive in Ray with all their GPUs; None where the head's API cannot be reached."""

@@ -135,7 +135,14 @@ def fit(
         report = raw or {}
     finally:
         ray.kill(sink)
-    out = FitResult(
+    out = _fit_result(result, report, backend_name, history)
+    log.info("aiinfra.train.fit done: %s", out.describe())
+    return out
+
+
+def _fit_result(result: Any, report: dict[str, Any], backend_name: str, history: Any) -> FitResult:
+    """What rank 0 reported (backend, rank map, NCCL environment, leaves) around Ray Train's result."""
+    return FitResult(
         result=result,
         backend=report.get("backend", backend_name),
         rank_map={s["rank"]: RankSlot.from_dict(s) for s in report.get("rank_map", [])},
@@ -144,8 +151,6 @@ def fit(
         history=history,
         versions=report.get("versions", {}),
     )
-    log.info("aiinfra.train.fit done: %s", out.describe())
-    return out
 
 
 def _worker_count(gpus: int, workers: int | None, rank_order: str) -> int:

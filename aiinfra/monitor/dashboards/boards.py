@@ -124,30 +124,11 @@ def gpu() -> dict[str, Any]:
 def infiniband() -> dict[str, Any]:
     """InfiniBand fabric: node x rail matrices of rate and errors, per-port traffic and counters."""
     port = f"{{{N}}}"
-    ratio = f"{m.IB_RATE}{port} / on (node, device, port) group_left (rail) {m.IB_EXPECTED_RATE}{{{N}}}"
     return dashboard(
         "aiinfra-infiniband",
         "aiinfra / InfiniBand fabric",
         [
-            [
-                matrix(
-                    "Link rate / expected (node x rail)",
-                    ratio,
-                    "node",
-                    "rail",
-                    "percentunit",
-                    RAIL_RATIO_STEPS,
-                    "1.0 = the rail runs at its declared rate; below = width or speed downshift; empty = port missing.",
-                ),
-                matrix(
-                    "Symbol + link errors in 1h (node x rail)",
-                    _rail(f"(increase({m.IB_SYMBOL_ERRORS}{port}[1h]) + increase({m.IB_LINK_DOWNED}{port}[1h]))"),
-                    "node",
-                    "rail",
-                    "short",
-                    [("green", None), ("orange", 1), ("red", 120)],
-                ),
-            ],
+            _infiniband_matrices(port),
             [
                 timeseries(
                     "Receive",
@@ -182,6 +163,30 @@ def infiniband() -> dict[str, Any]:
         [NODE_VAR],
         "Data rails: are they up, at full rate, clean and uncongested.",
     )
+
+
+def _infiniband_matrices(port: str) -> list[dict[str, Any]]:
+    """The node x rail matrices: link rate against the declared rate, and link errors."""
+    ratio = f"{m.IB_RATE}{port} / on (node, device, port) group_left (rail) {m.IB_EXPECTED_RATE}{{{N}}}"
+    return [
+        matrix(
+            "Link rate / expected (node x rail)",
+            ratio,
+            "node",
+            "rail",
+            "percentunit",
+            RAIL_RATIO_STEPS,
+            "1.0 = the rail runs at its declared rate; below = width or speed downshift; empty = port missing.",
+        ),
+        matrix(
+            "Symbol + link errors in 1h (node x rail)",
+            _rail(f"(increase({m.IB_SYMBOL_ERRORS}{port}[1h]) + increase({m.IB_LINK_DOWNED}{port}[1h]))"),
+            "node",
+            "rail",
+            "short",
+            [("green", None), ("orange", 1), ("red", 120)],
+        ),
+    ]
 
 
 def bond() -> dict[str, Any]:

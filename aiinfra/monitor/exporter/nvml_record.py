@@ -73,6 +73,31 @@ def _gpu(nvml: Any, index: int) -> dict[str, Any]:
         "nvlink_states": states,
         "uuid": _text(r.get("nvmlDeviceGetUUID")),
     }
+    # The calls keep NVML's order (memory, then links, then clocks and PCIe): r.errors lists them so.
+    g.update(_memory_counters(r))
+    g.update(_link_counters(r, len(states)))
+    viol = {
+        n: v.violationTime for p, n in VIOLATIONS.items() if (v := r.get("nvmlDeviceGetViolationStatus", p)) is not None
+    }
+    pcie = {
+        "generation": r.get("nvmlDeviceGetCurrPcieLinkGeneration"),
+        "generation_max": r.get("nvmlDeviceGetGpuMaxPcieLinkGeneration"),
+        "width": r.get("nvmlDeviceGetCurrPcieLinkWidth"),
+        "width_max": r.get("nvmlDeviceGetMaxPcieLinkWidth"),
+        "replay": r.get("nvmlDeviceGetPcieReplayCounter"),
+    }
+    g["violation_ns"] = viol
+    g["pcie"] = {k: v for k, v in pcie.items() if v is not None}
+    for key in ("ecc_total", "memory_errors", "nvlink_errors", "field_values", "violation_ns", "pcie"):
+        if not g[key]:
+            del g[key]  # nothing answered: the replay says NotSupported, as NVML did
+    if r.errors:
+        g["errors"] = r.errors
+    return g
+
+
+def _memory_counters(r: _Recorder) -> dict[str, Any]:
+    """ECC totals, per-location memory errors, remapped rows and the row remapper histogram."""
     ecc = {
         f"{e}.{c}": r.get("nvmlDeviceGetTotalEccErrors", ei, ci)
         for ei, e in ERROR_TYPES.items()
@@ -84,44 +109,30 @@ def _gpu(nvml: Any, index: int) -> dict[str, Any]:
     }  # fmt: skip
     remap = r.get("nvmlDeviceGetRemappedRows")
     hist = r.get("nvmlDeviceGetRowRemapperHistogram")
+    out: dict[str, Any] = {
+        "ecc_total": {k: v for k, v in ecc.items() if v is not None},
+        "memory_errors": {k: v for k, v in mem.items() if v is not None},
+    }
+    if remap is not None:
+        out["remapped_rows"] = [int(x) for x in remap]
+    if hist is not None:
+        out["row_remapper_histogram"] = {k: int(getattr(hist, k)) for k in ("max", "high", "partial", "low", "none")}
+    return out
+
+
+def _link_counters(r: _Recorder, links: int) -> dict[str, Any]:
+    """NVLink error counters per link and the NVLink field values (throughput, CRC and replay counts)."""
     nvl: dict[str, dict[str, int]] = {}
-    for link in range(len(states)):
+    for link in range(links):
         counts = {n: r.get("nvmlDeviceGetNvLinkErrorCounter", link, ci) for ci, n in NVLINK_COUNTERS.items()}
         nvl[str(link)] = {n: v for n, v in counts.items() if v is not None}
     fields: dict[str, int] = {}
-    if states:
-        values = (
-            r.get("nvmlDeviceGetFieldValues", [(f, link) for link in range(len(states)) for f in NVLINK_FIELDS]) or []
-        )
+    if links:
+        values = r.get("nvmlDeviceGetFieldValues", [(f, link) for link in range(links) for f in NVLINK_FIELDS]) or []
         fields = {
             f"{v.fieldId}/{v.scopeId}": int(v.value.ullVal) for v in values if v.nvmlReturn == pynvml.NVML_SUCCESS
         }
-    viol = {
-        n: v.violationTime for p, n in VIOLATIONS.items() if (v := r.get("nvmlDeviceGetViolationStatus", p)) is not None
-    }
-    pcie = {
-        "generation": r.get("nvmlDeviceGetCurrPcieLinkGeneration"),
-        "generation_max": r.get("nvmlDeviceGetGpuMaxPcieLinkGeneration"),
-        "width": r.get("nvmlDeviceGetCurrPcieLinkWidth"),
-        "width_max": r.get("nvmlDeviceGetMaxPcieLinkWidth"),
-        "replay": r.get("nvmlDeviceGetPcieReplayCounter"),
-    }
-    g["ecc_total"] = {k: v for k, v in ecc.items() if v is not None}
-    g["memory_errors"] = {k: v for k, v in mem.items() if v is not None}
-    if remap is not None:
-        g["remapped_rows"] = [int(x) for x in remap]
-    if hist is not None:
-        g["row_remapper_histogram"] = {k: int(getattr(hist, k)) for k in ("max", "high", "partial", "low", "none")}
-    g["nvlink_errors"] = {k: v for k, v in nvl.items() if v}
-    g["field_values"] = fields
-    g["violation_ns"] = viol
-    g["pcie"] = {k: v for k, v in pcie.items() if v is not None}
-    for key in ("ecc_total", "memory_errors", "nvlink_errors", "field_values", "violation_ns", "pcie"):
-        if not g[key]:
-            del g[key]  # nothing answered: the replay says NotSupported, as NVML did
-    if r.errors:
-        g["errors"] = r.errors
-    return g
+    return {"nvlink_errors": {k: v for k, v in nvl.items() if v}, "field_values": fields}
 
 
 def record_gpu_health(nvml: Any = None) -> dict[str, Any]:
