@@ -75,3 +75,18 @@ def test_field_reference_in_docs_is_fresh(doc: str) -> None:
         path.write_text(fresh, encoding="utf-8")
         return
     assert text == fresh, f"{doc}: field reference is stale; run `make golden`"
+
+
+@pytest.mark.parametrize("path", KUBERNETES, ids=lambda p: p.stem)
+def test_the_definition_the_pods_carry_loads_back(path: Path) -> None:
+    """In-pod code (node env, training) reads AIINFRA_DEFINITION: it must load as the same definition."""
+    from aiinfra.contract import DEFINITION_ENV
+    from aiinfra.definition.model import definition_from_env
+
+    d = load_definition(path)
+    rc = raycluster(d, LaunchOptions(name=d.name))
+    for pod in [rc["spec"]["headGroupSpec"]["template"], rc["spec"]["workerGroupSpecs"][0]["template"]]:
+        env = {e["name"]: e.get("value") for e in pod["spec"]["containers"][0]["env"]}
+        carried = definition_from_env({DEFINITION_ENV: env[DEFINITION_ENV]})
+        assert carried is not None
+        assert carried.model_dump(exclude={"source"}) == d.model_dump(exclude={"source"})

@@ -79,7 +79,8 @@ class Storage(_Strict):
         given = [k for k in ("pvc", "nfs", "uri") if getattr(self, k) is not None]
         if len(given) != 1:
             raise ValueError(f"set exactly one of pvc, nfs or uri (got {', '.join(given) or 'none'})")
-        if self.uri is not None and "mount_path" in self.model_fields_set:
+        # The default is allowed back: a rendered definition (AIINFRA_DEFINITION) carries every field.
+        if self.uri is not None and "mount_path" in self.model_fields_set and self.mount_path != DEFAULT_MOUNT:
             raise ValueError("mount_path applies to pvc and nfs; an object store uri is not mounted")
         if self.mount_path.rstrip("/") in ("", "/tmp", "/dev/shm", "/etc/aiinfra/topology"):
             raise ValueError(f"mount_path '{self.mount_path}' would cover a path the pods need")

@@ -37,8 +37,16 @@ from aiinfra.contract import (
 from aiinfra.definition.loader import definition_error
 from aiinfra.definition.model import ClusterDefinition, Ray
 from aiinfra.errors import UsageError
+from aiinfra.k8s.raycluster_pod import (
+    NODE_ENV_EXPORT,
+    RAY_METRICS_PORT,
+    container_security,
+    monitoring_env,
+    node_env_notice,
+    pod_security,
+)
 from aiinfra.k8s.raycluster_storage import storage_parts
-from aiinfra.nccl.declared import as_dict, declared_env, pinned_gid_index
+from aiinfra.nccl.declared import as_dict, declared_env
 
 __all__ = ["RAILS_RESOURCE", "LaunchOptions", "node_env_notice", "raycluster", "to_yaml", "token_secret_name"]
 
@@ -113,12 +121,12 @@ def _head_group(d: ClusterDefinition, ray: Ray, opts: LaunchOptions, labels: dic
         "env": [
             *_auth_env(d, opts),
             {"name": DEFINITION_ENV, "value": _definition_json(d)},
-            *_monitoring_env(ray),
+            *monitoring_env(ray),
             *storage.env,
         ],
         # Job drivers run on the head and plan placement there.
         "volumeMounts": [_TOPOLOGY_MOUNT, *storage.mounts],
-        "securityContext": _container_security(ray, add=[]),
+        "securityContext": container_security(ray, add=[]),
     }
     return {
         # The head schedules no GPU work unless the definition gives it GPUs.
@@ -126,30 +134,12 @@ def _head_group(d: ClusterDefinition, ray: Ray, opts: LaunchOptions, labels: dic
         "template": {
             "metadata": {"labels": {**labels, ROLE_LABEL: "head"}},
             "spec": {
-                **_pod_security(ray),
+                **pod_security(ray),
                 "containers": [container],
                 "volumes": [_topology_volume(opts.name), *storage.volumes],
             },
         },
     }
-
-
-RAY_METRICS_PORT = 8080
-"""Ray's metrics export port (KubeRay's default, declared so the PodMonitor does not rely on it)."""
-MONITORING_RELEASE = "kube-prometheus-stack"
-"""The Helm release ``aiinfra monitor deploy`` installs (MonitorOptions.release): its Services' names."""
-
-
-def _monitoring_env(ray: Ray) -> list[dict[str, str]]:
-    """Where Ray's dashboard finds Prometheus and Grafana, so its metrics views and Grafana links work."""
-    ns = ray.access.monitoring_namespace
-    if ns is None:
-        return []
-    base = f"{MONITORING_RELEASE}-{{}}.{ns}.svc"
-    return [
-        {"name": "RAY_PROMETHEUS_HOST", "value": f"http://{base.format('prometheus')}:9090"},
-        {"name": "RAY_GRAFANA_HOST", "value": f"http://{base.format('grafana')}:80"},
-    ]
 
 
 def _worker_group(
@@ -158,7 +148,7 @@ def _worker_group(
     assert d.gpu is not None
     w = ray.workers
     spec: dict[str, Any] = {
-        **_pod_security(ray),
+        **pod_security(ray),
         "containers": [_worker_container(d, ray, opts)],
         "nodeSelector": {"nvidia.com/gpu.product": d.gpu.product},
         "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}],
@@ -192,40 +182,6 @@ def _worker_group(
     }
 
 
-# The node-refined NCCL environment (aiinfra.nccl.node_env, from this node's sysfs) exported before
-# KubeRay's `ray start`, so every Ray worker process inherits it, plain scripts included. Should the
-# image lack aiinfra after all, the pod log says so and Ray starts with the declared environment.
-NODE_ENV_EXPORT = (
-    'if NODE_NCCL_ENV=$(python -m aiinfra nccl env --export); then eval "$NODE_NCCL_ENV"; '
-    "else echo 'aiinfra: node NCCL environment not exported (is aiinfra in the image? ray.image_has_aiinfra); "
-    "workers keep the declared one' >&2; fi; "
-)
-
-
-def node_env_notice(d: ClusterDefinition) -> str | None:
-    """What launch says when the image lacks aiinfra (``ray.image_has_aiinfra: false``), else None.
-
-    Example:
-        >>> from aiinfra.definition import load_definition
-        >>> d = load_definition("clusters/roce.yaml")
-        >>> node_env_notice(d) is None
-        True
-        >>> print(node_env_notice(d.model_copy(update={"ray": d.ray.model_copy(update={"image_has_aiinfra": False})})))
-        ... # doctest: +ELLIPSIS
-        the image ... has no aiinfra (ray.image_has_aiinfra: false): workers start with the declared NCCL ...
-    """
-    if d.ray is None or d.ray.image_has_aiinfra:
-        return None
-    lost = "rails found ACTIVE on each node (NCCL_IB_HCA), GPUDirect level"
-    if any(r.link_layer == "Ethernet" for r in d.rails) and pinned_gid_index(d) is None:
-        lost = "NCCL_IB_GID_INDEX (gid_index auto), " + lost
-    return (
-        f"the image {d.ray.image} has no aiinfra (ray.image_has_aiinfra: false): workers start with the declared "
-        f"NCCL environment only; scripts that do not use aiinfra.train get no node-refined {lost}. "
-        "Install aiinfra in the image and set ray.image_has_aiinfra: true"
-    )
-
-
 def _worker_container(d: ClusterDefinition, ray: Ray, opts: LaunchOptions) -> dict[str, Any]:
     """The worker's container: GPUs and every rail's resource, the NCCL environment, memlock, IPC_LOCK."""
     w = ray.workers
@@ -252,7 +208,7 @@ def _worker_container(d: ClusterDefinition, ray: Ray, opts: LaunchOptions) -> di
         "resources": {"requests": resources, "limits": resources},
         # IPC_LOCK lets RDMA pin memory past the memlock limit; the one capability kept
         # (docs/security.md: why, and what Pod Security level a namespace needs for it).
-        "securityContext": _container_security(ray, add=["IPC_LOCK"]),
+        "securityContext": container_security(ray, add=["IPC_LOCK"]),
         "env": [
             *env,
             *_auth_env(d, opts),
@@ -263,26 +219,6 @@ def _worker_container(d: ClusterDefinition, ray: Ray, opts: LaunchOptions) -> di
         ],
         "volumeMounts": [{"name": "dshm", "mountPath": "/dev/shm"}, _TOPOLOGY_MOUNT, *storage.mounts],
     }
-
-
-def _pod_security(ray: Ray) -> dict[str, Any]:
-    """Pod-level hardening: no API token (nothing in the pods calls the API server), seccomp, non-root."""
-    context: dict[str, Any] = {"seccompProfile": {"type": "RuntimeDefault"}}
-    if ray.run_as_user is not None:
-        # A numeric uid: the kubelet cannot check runAsNonRoot against the image's named user "ray".
-        context.update({"runAsNonRoot": True, "runAsUser": ray.run_as_user, "runAsGroup": _RAY_GID})
-    return {"automountServiceAccountToken": False, "securityContext": context}
-
-
-_RAY_GID = 100
-"""Group of the rayproject/ray images' user (ray:users), which owns its home and conda env."""
-
-
-def _container_security(ray: Ray, add: list[str]) -> dict[str, Any]:
-    capabilities: dict[str, list[str]] = {"drop": ["ALL"]}
-    if add:
-        capabilities["add"] = add
-    return {"allowPrivilegeEscalation": False, "capabilities": capabilities}
 
 
 _TOPOLOGY_MOUNT = {"name": "aiinfra-topology", "mountPath": TOPOLOGY_DIR, "readOnly": True}
