@@ -18,7 +18,7 @@ import ray
 from ray.cluster_utils import Cluster
 
 from aiinfra.errors import AiinfraError, UsageError
-from aiinfra.train.trainer import fit, rank_map
+from aiinfra.train import fit, rank_map
 from aiinfra.worker_versions import runtime_versions
 
 # Ray is a hard dependency (imported, never skipped); torch comes with the [train] extra, which CI
@@ -52,7 +52,7 @@ def _train_loop(config: dict[str, Any]) -> None:
     from torch import nn
     from torch.nn.parallel import DistributedDataParallel
 
-    from aiinfra.train.trainer import report, world_info
+    from aiinfra.train import report, world_info
 
     info = world_info()
     g = torch.Generator().manual_seed(0)

@@ -5,6 +5,7 @@ Example:
     >>> result = train.fit(lambda cfg: None, gpus=16, cluster_def="clusters/a800-ib.yaml")  # doctest: +SKIP
 """
 
-from aiinfra.train.trainer import FitResult, WorldInfo, fit, rank_map, report, world_info
+from aiinfra.train.in_worker import WorldInfo, rank_map, report, world_info
+from aiinfra.train.trainer import FitResult, fit
 
 __all__ = ["FitResult", "WorldInfo", "fit", "rank_map", "report", "world_info"]

@@ -10,7 +10,7 @@ Ray Train's TorchTrainer, and adds what a GPU + InfiniBand cluster needs:
   rank order that keeps each leaf contiguous, so a ring crosses the fewest switches;
 * the rank -> node map, logged and returned, with leaves used and ring crossings.
 
-Inside the loop use ``torch.distributed.get_rank()`` or :func:`world_info` for the
+Inside the loop use ``torch.distributed.get_rank()`` or :func:`aiinfra.train.world_info` for the
 rank: with topology ordering it can differ from ``ray.train.get_context().get_world_rank()``.
 
 Example:
@@ -24,7 +24,6 @@ Example:
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import uuid
@@ -107,9 +106,6 @@ def fit(
         >>> print(r.describe())  # doctest: +SKIP
     """
     import ray
-    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
-
-    from aiinfra.train.backend import ReportSink
 
     count = _worker_count(gpus, workers, rank_order)
     d = resolve_definition(cluster_def)
@@ -121,10 +117,7 @@ def fit(
     planned = plan(nodes_from_ray(), count, placement)
     log.info("planned: %s", planned.describe())
     storage_path = checkpoint_storage(storage_path, os.environ, d, planned)
-    sink_name = f"aiinfra-fit-{uuid.uuid4().hex[:12]}"
-    # On the driver's node: a worker node may die mid-run (max_failures), and the sink must outlive it.
-    here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
-    sink = ReportSink.options(name=sink_name, scheduling_strategy=here).remote()  # type: ignore[attr-defined]
+    sink, sink_name = _report_sink()
     try:
         trainer, backend_name = _trainer(
             train_loop, count, bool(gpus), placement, d, dict(config or {}), backend, rank_order,
@@ -138,6 +131,19 @@ def fit(
     out = _fit_result(result, report, backend_name, history)
     log.info("aiinfra.train.fit done: %s", out.describe())
     return out
+
+
+def _report_sink() -> tuple[Any, str]:
+    """The named actor rank 0's reports go to, on the driver's node: a worker node may die mid-run
+    (max_failures), and the sink must outlive it."""
+    import ray
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    from aiinfra.train.backend import ReportSink
+
+    name = f"aiinfra-fit-{uuid.uuid4().hex[:12]}"
+    here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
+    return ReportSink.options(name=name, scheduling_strategy=here).remote(), name  # type: ignore[attr-defined]
 
 
 def _fit_result(result: Any, report: dict[str, Any], backend_name: str, history: Any) -> FitResult:
@@ -230,77 +236,6 @@ def checkpoint_storage(
             "or pass fit(storage_path=...) with a shared path or an object store URI"
         )
     return path
-
-
-def report(metrics: Mapping[str, Any], checkpoint: Any = None) -> None:
-    """Inside a fit() worker: ``ray.train.report`` on every rank, and rank 0's metrics kept for FitResult.
-
-    Call it on every rank (Ray Train expects all workers to report).
-
-    Example:
-        >>> report({"epoch": 1, "loss": 0.5})  # doctest: +SKIP
-    """
-    import ray
-    import ray.train
-    import torch.distributed as dist
-
-    from aiinfra.contract import SINK_ENV
-
-    ray.train.report(dict(metrics), checkpoint=checkpoint)
-    sink_name = os.environ.get(SINK_ENV)
-    if sink_name and dist.is_initialized() and dist.get_rank() == 0:
-        # Waits for the sink, so the driver sees every report once fit() returns.
-        ray.get(ray.get_actor(sink_name).add_metrics.remote(dict(metrics)))
-
-
-@dataclass(frozen=True)
-class WorldInfo:
-    """This worker's place in the job, as aiinfra ranked it."""
-
-    rank: int
-    world_size: int
-    local_rank: int
-    local_world_size: int
-    node_rank: int
-    node_id: str
-    ip: str
-    leaf: str | None
-    backend: str
-
-
-def rank_map() -> dict[int, RankSlot]:
-    """Inside a fit() worker: rank -> node, ip, local rank, leaf ({} elsewhere).
-
-    Example:
-        >>> rank_map()  # outside a training worker
-        {}
-    """
-    from aiinfra.contract import RANK_MAP_ENV
-
-    raw = os.environ.get(RANK_MAP_ENV)
-    return {s["rank"]: RankSlot.from_dict(s) for s in json.loads(raw)} if raw else {}
-
-
-def world_info() -> WorldInfo:
-    """Inside a fit() worker: rank, world size, local rank, node and leaf of this process.
-
-    Example:
-        >>> world_info().rank  # doctest: +SKIP
-        0
-    """
-    import torch.distributed as dist
-
-    from aiinfra.contract import BACKEND_ENV
-
-    ranks = rank_map()
-    if not ranks or not dist.is_initialized():
-        raise UsageError("world_info() works inside a worker of aiinfra.train.fit (no process group here)")
-    me = ranks[dist.get_rank()]
-    local = sum(1 for s in ranks.values() if s.node_id == me.node_id)
-    return WorldInfo(
-        me.rank, len(ranks), me.local_rank, local, me.bundle_index, me.node_id, me.ip, me.leaf,
-        os.environ.get(BACKEND_ENV, ""),
-    )  # fmt: skip
 
 
 def _default_backend(gpus: int) -> str:
