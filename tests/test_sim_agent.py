@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import http.server
 import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -140,3 +141,35 @@ def test_service_names_resolve_to_the_selected_pod_and_logs_are_cri_lines():
         "ns": ["10.245.0.3\tc-head-svc.ns.svc.cluster.local c-head-svc.ns.svc c-head-svc.ns c-head-svc"]
     }
     assert cri_line("stderr", b"partial", 1.5).endswith(b" stderr P partial\n")
+
+
+def test_a_private_tmp_still_shows_the_image_paths_below_it(tmp_path):
+    """A checkout under /tmp (a CI clone) stays importable in pods, read-only; the rest of /tmp is the pod's own."""
+    import os
+    import subprocess
+    import sys
+
+    if os.geteuid() != 0 or not str(tmp_path).startswith("/tmp/"):
+        pytest.skip("needs root (a mount namespace) and a pytest folder under /tmp")
+    image = tmp_path / "checkout"
+    image.mkdir()
+    (image / "marker").write_text("x")
+    (tmp_path / "other").write_text("y")
+    code = (
+        "import os, sys\n"
+        "from aiinfra.sim.agent.sandbox import private_tmp\n"
+        "private_tmp([sys.argv[1]])\n"
+        "print(os.path.exists(os.path.join(sys.argv[1], 'marker')), os.path.exists(sys.argv[2]))\n"
+        "try:\n"
+        "    open(os.path.join(sys.argv[1], 'new'), 'w')\n"
+        "except OSError as e:\n"
+        "    print('read-only', e.errno == 30)\n"
+    )
+    argv = [sys.executable, "-c", code, str(image), str(tmp_path / "other")]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    done = subprocess.run(
+        ["unshare", "--mount", "--propagation", "private", *argv], capture_output=True, text=True, timeout=60, env=env
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "False", "read-only", "True"]
+    assert (tmp_path / "other").exists() and not (image / "new").exists()  # the host's /tmp untouched

@@ -35,6 +35,9 @@ KWOK_API = "/apis/kwok.x-k8s.io/v1alpha1/namespaces"
 SHARED_STORAGE = "shared-storage"
 """Folder of the simulator's state holding its NFS exports and PVCs, one folder each, shared by all its nodes."""
 SANDBOX = Path(__file__).with_name("sandbox.py")
+# The image's software: here the local Python's, and this aiinfra package, which an image would hold too.
+# A checkout under /tmp (a CI clone) would vanish behind the pod's private /tmp: the sandbox keeps it.
+IMAGE_PATHS = [str(Path(__file__).resolve().parents[2])]
 RELAY = Path(__file__).with_name("relay.py")
 """Run inside the pod's network namespace by kwok: joins the port-forward stream to localhost:<port>."""
 
@@ -133,6 +136,7 @@ class PodRunner(threading.Thread):
                     "resolv_file": str(self.dir / "resolv.conf"),
                     "hostname": spec.get("hostname") or self.name,
                     "node_tree": str(self.node_tree) if self.node_tree else None,
+                    "image_paths": IMAGE_PATHS,
                     "mounts": volumes.mounts(self.pod, self.dir, self.lookup, self.node_tree, self.shared),
                     "init": [podspec.container_plan(self.pod, c, self.lookup, log_dir)
                              for c in spec.get("initContainers") or []],

@@ -109,7 +109,21 @@ def mount(plan: dict[str, Any]) -> None:
     if plan.get("hostname"):
         socket.sethostname(plan["hostname"])  # its own UTS namespace
     if plan.get("private_tmp", True):
-        run("-t", "tmpfs", "-o", "mode=1777", "tmpfs", "/tmp")
+        private_tmp(plan.get("image_paths", []))
+
+
+def private_tmp(image_paths: list[str]) -> None:
+    """An empty /tmp of the pod's own, still showing (read-only) the image paths that live below it."""
+    kept = [p for p in image_paths if (p == "/tmp" or p.startswith("/tmp/")) and os.path.isdir(p)]
+    # Held open across the cover: mount(8) binds them back through this process' descriptors (not
+    # canonicalised: the descriptor's link text names the covered path, the link itself the real folder).
+    held = [os.open(p, os.O_PATH | os.O_DIRECTORY) for p in kept]
+    _mount("-t", "tmpfs", "-o", "mode=1777", "tmpfs", "/tmp")
+    for path, fd in zip(kept, held, strict=True):
+        os.makedirs(path, exist_ok=True)
+        _mount("--no-canonicalize", "--bind", f"/proc/{os.getpid()}/fd/{fd}", path)
+        _mount("-o", "remount,bind,ro", path)
+        os.close(fd)
 
 
 class Container:
