@@ -41,7 +41,9 @@ def process_sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any,
     try:
         cluster = sim.up(DEFINITION, nodes=0, process_nodes=1, state_dir=state)
         node = Kube(kubeconfig=cluster.kubeconfig).core.list_node().items[0].metadata.name
-        # The agent serves a node's hostPath /sys and /proc from state/nodes/<node> when it exists.
+        # The agent serves a node's /sys and /proc from state/nodes/<node> (sim up wrote a healthy one there,
+        # from the definition): a recorded degraded node replaces it before any pod starts.
+        shutil.rmtree(state / "nodes" / node)
         shutil.copytree(DEGRADED, state / "nodes" / node, symlinks=True)
         yield cluster, node
     finally:
