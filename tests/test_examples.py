@@ -8,6 +8,7 @@ examples/launch_sim.py runs in tests/k8s/test_examples_k8s.py; examples/train_ch
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -35,7 +36,7 @@ def test_train_checkpoint_example_resumes_from_its_last_checkpoint(tmp_path: Pat
     proc = subprocess.run(
         [sys.executable, "examples/train_checkpoint.py", "--workers", "2", "--epochs", "3", "--fail-at-epoch", "2",
          "--storage-path", str(storage), "--name", "ft"],
-        cwd=ROOT, capture_output=True, text=True, timeout=900,
+        cwd=ROOT, env={**os.environ, "RAY_DEDUP_LOGS": "0"}, capture_output=True, text=True, timeout=900,
     )  # fmt: skip
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-3000:]
@@ -43,4 +44,15 @@ def test_train_checkpoint_example_resumes_from_its_last_checkpoint(tmp_path: Pat
     # Epoch 1's checkpoint, in the storage given, is where the restarted workers began.
     assert f"resumed from checkpoint {storage}/ft/checkpoint_" in out and "(epoch 1)" in out, out[-3000:]
     assert "epoch 3/3" in out and "done: epoch 3" in out
-    assert "epoch 1/3" in out.split("resumed from checkpoint")[0] and "epoch 1/3" not in out.split("resumed")[1]
+    # Ray forwards each worker's output on its own, so lines of different workers interleave in any order;
+    # judge per worker: the first group trained epoch 1, the workers that resumed never trained it again.
+    lines = _lines_by_worker(out)
+    resumed = {pid for pid, text in lines if "resumed from checkpoint" in text}
+    first = {pid for pid, text in lines if "epoch 1/3" in text}
+    assert resumed and first and not resumed & first, (resumed, first)
+
+
+def _lines_by_worker(out: str) -> list[tuple[str, str]]:
+    """(pid, text) for every line Ray prefixed with its worker, colour codes removed."""
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", out)
+    return re.findall(r"^\((?:\w+) pid=(\d+)(?:, ip=[^)]*)?\) (.*)$", plain, flags=re.MULTILINE)
