@@ -152,7 +152,7 @@ def test_client_ray_against_the_served_one(
 
 def test_tested_ray_is_what_ci_installs() -> None:
     """TESTED_RAY is a fact: the main environment's constraint and `make test-ray-current`'s Ray."""
-    oldest = re.search(r"^ray==(\S+)$", (ROOT / "constraints" / "ray-oldest.txt").read_text(), re.M)
+    oldest = re.search(r"^ray==(\S+)$", (ROOT / "tests" / "constraints" / "ray-oldest.txt").read_text(), re.M)
     newest = re.search(r"^RAY_CURRENT \?= (\S+)$", (ROOT / "Makefile").read_text(), re.M)
     assert oldest and newest and (oldest.group(1), newest.group(1)) == TESTED_RAY
     assert all(supported(v) for v in TESTED_RAY)
