@@ -157,7 +157,7 @@ def test_a_private_tmp_still_shows_the_image_paths_below_it(tmp_path):
     (tmp_path / "other").write_text("y")
     code = (
         "import os, sys\n"
-        "from aiinfra.sim.agent.sandbox import private_tmp\n"
+        "from aiinfra.sim.agent.pod_mounts import private_tmp\n"
         "private_tmp([sys.argv[1]])\n"
         "print(os.path.exists(os.path.join(sys.argv[1], 'marker')), os.path.exists(sys.argv[2]))\n"
         "try:\n"
