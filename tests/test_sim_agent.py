@@ -78,10 +78,16 @@ def test_volumes_become_mounts_and_files(tmp_path):
                 {"name": "sys", "hostPath": {"path": "/sys"}},
                 {"name": "scratch", "emptyDir": {}},
             ],
-            "containers": [{"volumeMounts": [
-                {"name": "cfg", "mountPath": "/etc/cfg"}, {"name": "opt", "mountPath": "/etc/opt"},
-                {"name": "sys", "mountPath": "/host/sys"}, {"name": "scratch", "mountPath": "/scratch"},
-            ]}],
+            "containers": [
+                {
+                    "volumeMounts": [
+                        {"name": "cfg", "mountPath": "/etc/cfg"},
+                        {"name": "opt", "mountPath": "/etc/opt"},
+                        {"name": "sys", "mountPath": "/host/sys"},
+                        {"name": "scratch", "mountPath": "/scratch"},
+                    ]
+                }
+            ],
         },
     }
     mounts = volumes.mounts(pod, tmp_path, lookup, tmp_path / "tree")
