@@ -9,7 +9,7 @@ export AIINFRA_MONITOR_TOOLS := $(MONITOR_TOOLS)
 .PHONY: install system-deps lint test test-fast test-ray-current ray-current-venv golden demo demo-k8s k8s-tools k8s-crds monitor-tools bench bench-k8s bench-exporter clean
 
 install:            ## the package with training extras and dev tools, Ray at the oldest supported version
-	$(PYTHON) -m pip install -q -e '.[train,dev]' -c constraints/ray-oldest.txt
+	$(PYTHON) -m pip install -q -e '.[train,dev]' -c tests/constraints/ray-oldest.txt
 
 # Debian packages the tests run for real: netplan generate, ping and network namespaces (iproute2,
 # util-linux), Chromium + chromedriver for the fabric report, Prometheus/promtool/amtool, wget (KubeRay's

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 import tempfile
 import time
@@ -25,16 +24,13 @@ try:
 except ImportError:  # run from a checkout without `pip install -e .`
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import ray
 import ray.train
 import torch
 import torch.distributed as dist
 from torch import nn
-from torch.nn.parallel import DistributedDataParallel
+from toy_regression import device_of, distributed, mlp, shard, start_ray  # the sibling examples/toy_regression.py
 
 from aiinfra.train import fit, report, world_info
-
-FEATURES = 8
 
 
 def resume(model: nn.Module, opt: torch.optim.Optimizer, rank: int) -> int:
@@ -53,14 +49,12 @@ def resume(model: nn.Module, opt: torch.optim.Optimizer, rank: int) -> int:
 
 def train_loop(config: dict[str, Any]) -> None:
     info = world_info()
-    torch.manual_seed(0)
-    model = nn.Sequential(nn.Linear(FEATURES, 32), nn.ReLU(), nn.Linear(32, 1))
+    device = device_of(info)
+    model = mlp(device)
     opt = torch.optim.SGD(model.parameters(), lr=config["lr"])
     start = resume(model, opt, info.rank)
-    ddp = DistributedDataParallel(model)
-    g = torch.Generator().manual_seed(info.rank)
-    x = torch.randn(512, FEATURES, generator=g)
-    y = x.sum(dim=1, keepdim=True)
+    ddp = distributed(model, device)
+    x, y = shard(512 * info.world_size, info, device)  # full batch: 512 samples per rank
     for epoch in range(start, config["epochs"]):
         loss = nn.functional.mse_loss(ddp(x), y)
         opt.zero_grad()
@@ -98,11 +92,7 @@ def main() -> int:
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
-    if os.environ.get("RAY_ADDRESS"):
-        ray.init()  # the running cluster, as `ray job submit` sets it up
-    else:  # a private local cluster, so a stray `ray start` elsewhere on the machine is never joined
-        ray.init(address="local", num_cpus=max(2, args.workers), object_store_memory=200 * 1024 * 1024)
-    use_gpu = args.device == "gpu" or (args.device == "auto" and ray.cluster_resources().get("GPU", 0) >= args.workers)
+    use_gpu = start_ray(args.workers, args.device)
     config = {"epochs": args.epochs, "lr": args.lr, "epoch_seconds": args.epoch_seconds,
               "fail_at_epoch": args.fail_at_epoch}  # fmt: skip
     result = fit(

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -22,38 +21,20 @@ try:
 except ImportError:  # run from a checkout without `pip install -e .`
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import ray
 import torch
 import torch.distributed as dist
 from torch import nn
-from torch.nn.parallel import DistributedDataParallel
+from toy_regression import device_of, distributed, mlp, shard, start_ray  # the sibling examples/toy_regression.py
 
 from aiinfra.train import fit, report, world_info
-
-FEATURES = 8
-
-
-def synthetic(samples: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """y = sin(x . w1) + 0.5 (x . w2) + noise: the same data on every rank (same seed)."""
-    g = torch.Generator().manual_seed(seed)
-    x = torch.randn(samples, FEATURES, generator=g)
-    w1, w2 = torch.randn(FEATURES, 1, generator=g), torch.randn(FEATURES, 1, generator=g)
-    y = torch.sin(x @ w1) + 0.5 * (x @ w2) + 0.05 * torch.randn(samples, 1, generator=g)
-    return x, y
 
 
 def train_loop(config: dict[str, Any]) -> None:
     info = world_info()
-    device = torch.device(f"cuda:{info.local_rank}" if info.backend == "nccl" else "cpu")
-    if device.type == "cuda":
-        torch.cuda.set_device(device)
-    torch.manual_seed(0)  # same initial weights everywhere (DDP also broadcasts rank 0's)
-    model = nn.Sequential(nn.Linear(FEATURES, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 1))
-    ddp = DistributedDataParallel(model.to(device), device_ids=[device.index] if device.type == "cuda" else None)
+    device = device_of(info)
+    ddp = distributed(mlp(device), device)
     opt = torch.optim.Adam(ddp.parameters(), lr=config["lr"])
-    x, y = synthetic(config["samples"])
-    # Each rank trains on its own shard: rank r takes every world_size-th sample.
-    x, y = x[info.rank :: info.world_size].to(device), y[info.rank :: info.world_size].to(device)
+    x, y = shard(config["samples"], info, device)  # each rank trains on its own shard
     batch, losses = config["batch"], []
     for epoch in range(config["epochs"]):
         total = torch.zeros(2, device=device)
@@ -89,11 +70,7 @@ def main() -> int:
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
-    if os.environ.get("RAY_ADDRESS"):
-        ray.init()  # the running cluster, as `ray job submit` sets it up
-    else:  # a private local cluster, so a stray `ray start` elsewhere on the machine is never joined
-        ray.init(address="local", num_cpus=max(2, args.workers), object_store_memory=200 * 1024 * 1024)
-    use_gpu = args.device == "gpu" or (args.device == "auto" and ray.cluster_resources().get("GPU", 0) >= args.workers)
+    use_gpu = start_ray(args.workers, args.device)
     config = {"epochs": args.epochs, "samples": args.samples, "batch": args.batch, "lr": args.lr}
     result = fit(
         train_loop,

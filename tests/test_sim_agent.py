@@ -78,10 +78,16 @@ def test_volumes_become_mounts_and_files(tmp_path):
                 {"name": "sys", "hostPath": {"path": "/sys"}},
                 {"name": "scratch", "emptyDir": {}},
             ],
-            "containers": [{"volumeMounts": [
-                {"name": "cfg", "mountPath": "/etc/cfg"}, {"name": "opt", "mountPath": "/etc/opt"},
-                {"name": "sys", "mountPath": "/host/sys"}, {"name": "scratch", "mountPath": "/scratch"},
-            ]}],
+            "containers": [
+                {
+                    "volumeMounts": [
+                        {"name": "cfg", "mountPath": "/etc/cfg"},
+                        {"name": "opt", "mountPath": "/etc/opt"},
+                        {"name": "sys", "mountPath": "/host/sys"},
+                        {"name": "scratch", "mountPath": "/scratch"},
+                    ]
+                }
+            ],
         },
     }
     mounts = volumes.mounts(pod, tmp_path, lookup, tmp_path / "tree")
@@ -157,7 +163,7 @@ def test_a_private_tmp_still_shows_the_image_paths_below_it(tmp_path):
     (tmp_path / "other").write_text("y")
     code = (
         "import os, sys\n"
-        "from aiinfra.sim.agent.sandbox import private_tmp\n"
+        "from aiinfra.sim.agent.pod_mounts import private_tmp\n"
         "private_tmp([sys.argv[1]])\n"
         "print(os.path.exists(os.path.join(sys.argv[1], 'marker')), os.path.exists(sys.argv[2]))\n"
         "try:\n"

@@ -101,10 +101,14 @@ def test_local_clusters_set_the_auth_mode_explicitly(tmp_path: Path, monkeypatch
         ({"w0": {"python": "3.11.7"}, "w1": {"python": "3.11.9"}}, []),  # patch releases pickle alike
         ({"w0": {"python": "3.11.7"}, "w1": {"python": "3.12.1"}}, ["Python: 3.11 on w0; 3.12 on w1"]),
         ({"w0": {"ray": "2.60.0"}, "w1": {"ray": "2.52.1"}}, ["Ray: 2.52.1 on w1; 2.60.0 on w0"]),
-        ({"w0": {"torch": "2.5.1+cu124"}, "w1": {"torch": "2.5.1+cu121"}, "w2": {"torch": "2.5.1+cu124"}},
-         ["torch: 2.5.1+cu121 on w1; 2.5.1+cu124 on w0, w2"]),
-        ({"w0": {"torch": "2.5.1", "nccl": "2.21.5"}, "w1": {"torch": "2.6.0", "nccl": "2.26.2"}},
-         ["torch: 2.5.1 on w0; 2.6.0 on w1", "NCCL: 2.21.5 on w0; 2.26.2 on w1"]),
+        (
+            {"w0": {"torch": "2.5.1+cu124"}, "w1": {"torch": "2.5.1+cu121"}, "w2": {"torch": "2.5.1+cu124"}},
+            ["torch: 2.5.1+cu121 on w1; 2.5.1+cu124 on w0, w2"],
+        ),
+        (
+            {"w0": {"torch": "2.5.1", "nccl": "2.21.5"}, "w1": {"torch": "2.6.0", "nccl": "2.26.2"}},
+            ["torch: 2.5.1 on w0; 2.6.0 on w1", "NCCL: 2.21.5 on w0; 2.26.2 on w1"],
+        ),
     ],
 )
 def test_runtime_mismatch_names_each_version_and_its_workers(workers: dict, expect: list[str]) -> None:
@@ -128,8 +132,12 @@ def test_bench_refuses_workers_of_another_torch_before_any_group_starts() -> Non
 
 @pytest.mark.parametrize(
     ("client", "cluster", "outcome"),
-    [("2.60.0", "2.60.0", None), ("2.60.0", "2.52.1", "warning"), ("2.60.0", "1.13.0", "error"),
-     ("2.60.0", None, None)],
+    [
+        ("2.60.0", "2.60.0", None),
+        ("2.60.0", "2.52.1", "warning"),
+        ("2.60.0", "1.13.0", "error"),
+        ("2.60.0", None, None),
+    ],
 )
 def test_client_ray_against_the_served_one(
     client: str, cluster: str | None, outcome: str | None, monkeypatch: pytest.MonkeyPatch
@@ -152,7 +160,7 @@ def test_client_ray_against_the_served_one(
 
 def test_tested_ray_is_what_ci_installs() -> None:
     """TESTED_RAY is a fact: the main environment's constraint and `make test-ray-current`'s Ray."""
-    oldest = re.search(r"^ray==(\S+)$", (ROOT / "constraints" / "ray-oldest.txt").read_text(), re.M)
+    oldest = re.search(r"^ray==(\S+)$", (ROOT / "tests" / "constraints" / "ray-oldest.txt").read_text(), re.M)
     newest = re.search(r"^RAY_CURRENT \?= (\S+)$", (ROOT / "Makefile").read_text(), re.M)
     assert oldest and newest and (oldest.group(1), newest.group(1)) == TESTED_RAY
     assert all(supported(v) for v in TESTED_RAY)

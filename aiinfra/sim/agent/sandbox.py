@@ -1,15 +1,15 @@
 """The process that plays one pod: PID 1 of the pod's PID namespace, inside its mount and network namespaces.
 
 The node agent starts ``ip netns exec <ns> unshare --mount --uts --pid --fork --mount-proc python -s
-aiinfra/sim/agent/sandbox.py <plan.json>`` (as a script, so that it imports nothing but probes.py).
-This process then presents the node's generated hardware (aiinfra.sim.node_tree) at /sys and over
-the few /proc files discovery reads, mounts the pod's volumes at their absolute paths (binds, memory-backed tmpfs
-for ``/dev/shm``), a private ``/tmp`` and the pod's
-``/etc/hosts``; runs the init containers one after the other, then the containers, restarting them
-as the pod's restartPolicy says; runs their probes; writes each container's output as CRI log lines
-(the format the kubelet's log reader, and so kwok's, expects); and reports every change as one JSON
-line on stdout for the agent. On SIGTERM it stops the containers as the kubelet does (SIGTERM, the
-grace period, SIGKILL). Being PID 1, its exit ends every process left in the pod.
+aiinfra/sim/agent/sandbox.py <plan.json>`` (as a script, so that it imports nothing but its siblings
+probes.py and pod_mounts.py, before any mount covers them).
+This process then sets up the pod's filesystem (:mod:`.pod_mounts`: the node's generated hardware at
+/sys, the pod's volumes, a private ``/tmp`` and the pod's ``/etc/hosts``); runs the init containers
+one after the other, then the containers, restarting them as the pod's restartPolicy says; runs their
+probes; writes each container's output as CRI log lines (the format the kubelet's log reader, and so
+kwok's, expects); and reports every change as one JSON line on stdout for the agent. On SIGTERM it
+stops the containers as the kubelet does (SIGTERM, the grace period, SIGKILL). Being PID 1, its exit
+ends every process left in the pod.
 
 Example:
     >>> cri_line("stdout", b"hello\\n", 0.0)
@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -29,8 +28,10 @@ import time
 from typing import IO, Any
 
 if __package__:
+    from aiinfra.sim.agent.pod_mounts import mount
     from aiinfra.sim.agent.probes import Probe
 else:  # run as a script (one per pod): skip importing aiinfra (pydantic, the definition) to stay small
+    from pod_mounts import mount  # type: ignore[no-redef]
     from probes import Probe  # type: ignore[no-redef]
 
 _lock = threading.Lock()
@@ -62,68 +63,6 @@ def raise_limits() -> None:
             resource.setrlimit(what, (value, value))
         except (ValueError, OSError):
             pass
-
-
-# What a container needs from the real /sys besides the node's hardware: cgroup limits (Ray, torch),
-# CPU topology (glibc, psutil) and kernel settings. The rest of /sys comes from the node tree.
-HOST_SYS = ("fs/cgroup", "devices/system", "kernel")
-# Only the /proc entries node discovery reads: the pod keeps its own /proc (PID namespace) for Ray and psutil.
-TREE_PROC = ("driver", "sys/kernel/osrelease")
-
-
-def _mount(*args: str) -> None:
-    subprocess.run(["mount", *args], check=True, capture_output=True)
-
-
-def present_node(tree: str) -> None:
-    """Show the node's generated hardware where a container sees the host's: its ``sys/`` read-only at /sys
-    (with the host parts above carried in), and the files of ``TREE_PROC`` over the pod's own /proc."""
-    for rel in HOST_SYS:
-        if os.path.isdir(f"/sys/{rel}"):
-            os.makedirs(f"{tree}/sys/{rel}", exist_ok=True)
-            _mount("--rbind", f"/sys/{rel}", f"{tree}/sys/{rel}")  # seen in this mount namespace only
-    _mount("--rbind", f"{tree}/sys", "/sys")
-    _mount("-o", "remount,bind,ro", "/sys")
-    for rel in TREE_PROC:
-        if os.path.exists(f"{tree}/proc/{rel}") and os.path.exists(f"/proc/{rel}"):
-            _mount("--bind", f"{tree}/proc/{rel}", f"/proc/{rel}")
-
-
-def mount(plan: dict[str, Any]) -> None:
-    """The node's /sys, volumes, /etc/hosts and a private /tmp, in this (private) mount namespace."""
-    run = _mount
-    if plan.get("node_tree"):
-        present_node(plan["node_tree"])
-    for m in plan.get("mounts", []):
-        os.makedirs(m["target"], exist_ok=True)
-        if m["kind"] == "tmpfs":
-            run("-t", "tmpfs", "-o", f"size={m.get('size') or '64m'},mode=1777", "tmpfs", m["target"])
-        else:
-            run("--bind", m["source"], m["target"])
-            if m.get("readonly"):
-                run("-o", "remount,bind,ro", m["target"])
-    if plan.get("hosts_file"):
-        run("--bind", plan["hosts_file"], "/etc/hosts")
-    if plan.get("resolv_file"):  # no DNS server: names resolve from /etc/hosts, others fail at once
-        run("--bind", plan["resolv_file"], "/etc/resolv.conf")
-    if plan.get("hostname"):
-        socket.sethostname(plan["hostname"])  # its own UTS namespace
-    if plan.get("private_tmp", True):
-        private_tmp(plan.get("image_paths", []))
-
-
-def private_tmp(image_paths: list[str]) -> None:
-    """An empty /tmp of the pod's own, still showing (read-only) the image paths that live below it."""
-    kept = [p for p in image_paths if (p == "/tmp" or p.startswith("/tmp/")) and os.path.isdir(p)]
-    # Held open across the cover: mount(8) binds them back through this process' descriptors (not
-    # canonicalised: the descriptor's link text names the covered path, the link itself the real folder).
-    held = [os.open(p, os.O_PATH | os.O_DIRECTORY) for p in kept]
-    _mount("-t", "tmpfs", "-o", "mode=1777", "tmpfs", "/tmp")
-    for path, fd in zip(kept, held, strict=True):
-        os.makedirs(path, exist_ok=True)
-        _mount("--no-canonicalize", "--bind", f"/proc/{os.getpid()}/fd/{fd}", path)
-        _mount("-o", "remount,bind,ro", path)
-        os.close(fd)
 
 
 class Container:
