@@ -117,7 +117,7 @@ def test_marked_nodes_are_avoided_by_the_rendered_worker_pods(
     kube: Kube, deployed: ClusterDefinition, namespace: str
 ) -> None:
     from aiinfra.contract import FABRIC_FAILED_KEY
-    from aiinfra.net.fabric.node_level import mark_nodes
+    from aiinfra.net.fabric.marks import mark_nodes
 
     nodes = sorted(read_control_plane(kube, deployed).nodes)
     labelled, tainted, last = nodes[:2], nodes[2:3], nodes[3]
