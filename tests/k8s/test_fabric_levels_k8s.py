@@ -167,7 +167,8 @@ def test_level_3_slow_rail_marks_its_node_and_a_bad_link_marks_none(
 
     def net_test(scenario: str, seed: int) -> int:
         return main(["net", "test", "--cluster", str(ROOT / "clusters" / "a800-ib.yaml"), "--levels", "3",
-                     "--simulate", "--scenario", scenario, "--seed", str(seed), "--label", "--taint", "--json", str(out)])
+                     "--simulate", "--scenario", scenario, "--seed", str(seed), "--label", "--taint",
+                     "--json", str(out)])
 
     try:
         assert net_test("none", 0) == 0
