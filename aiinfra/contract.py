@@ -77,3 +77,6 @@ FABRIC_LAST_RUN_METRIC = "aiinfra_fabric_test_last_run_timestamp_seconds"
 # the value names what failed. The RayCluster renderer requires the label absent; the NoSchedule taint keeps
 # every pod that does not tolerate it away (the worker pods tolerate only nvidia.com/gpu).
 FABRIC_FAILED_KEY = "aiinfra.io/fabric-test-failed"
+FABRIC_FAILED_DETAIL_ANNOTATION = "aiinfra.io/fabric-test-failed-detail"
+"""Beside the mark: which level found what, in words (e.g. ``level 3: slow rail rail2 (simulated data plane)``);
+a label value cannot hold that much."""

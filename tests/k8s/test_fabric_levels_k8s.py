@@ -117,7 +117,7 @@ def test_marked_nodes_are_avoided_by_the_rendered_worker_pods(
     kube: Kube, deployed: ClusterDefinition, namespace: str
 ) -> None:
     from aiinfra.contract import FABRIC_FAILED_KEY
-    from aiinfra.net.fabric.node_level import mark_nodes
+    from aiinfra.net.fabric.marks import mark_nodes
 
     nodes = sorted(read_control_plane(kube, deployed).nodes)
     labelled, tainted, last = nodes[:2], nodes[2:3], nodes[3]
@@ -136,3 +136,59 @@ def test_marked_nodes_are_avoided_by_the_rendered_worker_pods(
         mark_nodes(kube, {}, nodes, label=True, taint=True)
     assert not any(FABRIC_FAILED_KEY in (kube.core.read_node(n).metadata.labels or {}) or kube.core.read_node(n)
                    .spec.taints for n in nodes)
+
+
+def _marked(kube: Kube, nodes: list[str]) -> dict[str, tuple[str | None, list[tuple[str, str]], str | None]]:
+    """Per marked node: the label value, the taints (value, effect) and the detail annotation."""
+    from aiinfra.contract import FABRIC_FAILED_DETAIL_ANNOTATION, FABRIC_FAILED_KEY
+
+    out = {}
+    for n in nodes:
+        node = kube.core.read_node(n)
+        label = (node.metadata.labels or {}).get(FABRIC_FAILED_KEY)
+        taints = [(t.value, t.effect) for t in node.spec.taints or [] if t.key == FABRIC_FAILED_KEY]
+        detail = (node.metadata.annotations or {}).get(FABRIC_FAILED_DETAIL_ANNOTATION)
+        if label or taints or detail:
+            out[n] = (label, taints, detail)
+    return out
+
+
+def test_level_3_slow_rail_marks_its_node_and_a_bad_link_marks_none(
+    kube: Kube, deployed: ClusterDefinition, tmp_path: Path
+) -> None:
+    import json
+
+    from aiinfra.cli import main
+    from aiinfra.net.fabric.marks import mark_nodes
+    from aiinfra.net.fabric.simulate import Fabric
+
+    nodes, rails = sorted(read_control_plane(kube, deployed).nodes), [r.name for r in deployed.rails]
+    out = tmp_path / "fabric.json"
+
+    def net_test(scenario: str, seed: int) -> int:
+        return main(["net", "test", "--cluster", str(ROOT / "clusters" / "a800-ib.yaml"), "--levels", "3",
+                     "--simulate", "--scenario", scenario, "--seed", str(seed), "--label", "--taint",
+                     "--json", str(out)])
+
+    try:
+        assert net_test("none", 0) == 0
+        assert _marked(kube, nodes) == {}  # a healthy run marks nothing
+
+        (fault,) = Fabric.scenario("slow_rail", len(nodes), len(rails), 2, node_names=nodes, rail_names=rails).truth
+        assert fault.kind == "rail" and fault.node in nodes
+        assert net_test("slow_rail", 2) == 1
+        assert [(f["code"], f["device"]) for f in json.loads(out.read_text())["levels"]["data plane"]] == [
+            ("slow-rail", f"{fault.node}:{fault.rail}")]
+        value = f"slow-rail-{fault.rail}"
+        detail = f"level 3: slow rail {fault.rail} (simulated data plane)"
+        assert _marked(kube, nodes) == {fault.node: (value, [(value, "NoSchedule")], detail)}
+
+        (link,) = Fabric.scenario("bad_link", len(nodes), len(rails), 0, node_names=nodes, rail_names=rails).truth
+        assert net_test("bad_link", 0) == 1
+        assert [(f["code"], f["device"]) for f in json.loads(out.read_text())["levels"]["data plane"]] == [
+            ("slow-link", f"{link.node}-{link.peer}:{link.rail}")]
+        # A link is a cable or switch port, not a node: neither end is marked, and the node whose rail is
+        # fine this time loses its mark.
+        assert _marked(kube, nodes) == {}
+    finally:
+        mark_nodes(kube, {}, nodes, label=True, taint=True)

@@ -123,3 +123,25 @@ def test_cli_bad_input_exits_2() -> None:
     assert run.returncode == 2 and "--cluster" in run.stderr
     run = _net_test("--cluster", "clusters/nope.yaml", "--levels", "1")
     assert run.returncode == 2 and "nope.yaml" in run.stderr and "Traceback" not in run.stderr
+    run = _net_test("--ray", "auto", "--levels", "1,3", "--simulate", "8")
+    assert run.returncode == 2 and "--ray runs level 2" in run.stderr
+    run = _net_test("--simulate")  # no count and no cluster whose nodes to simulate
+    assert run.returncode == 2 and "--simulate needs 2 or more nodes" in run.stderr
+
+
+def test_marks_from_every_level() -> None:
+    from aiinfra.net.fabric.localise import Fault
+    from aiinfra.net.fabric.marks import Marks, mark_value
+
+    marks = Marks()
+    marks.add_findings(2, {"gpu-1": [Finding("rate-low", "error", "gpu-1:mlx5_4:1", "100 Gb/s", "reseat")],
+                           "gpu-2": [Finding("gpus-unknown", "info", "gpu-2:nvml", "no NVML", "-")]})
+    faults = [Fault("node", "gpu-3"), Fault("rail", "gpu-1", "rail5"), Fault("rail", "gpu-1", "rail2"),
+              Fault("link", "gpu-2", "rail0", "gpu-4")]
+    marks.add_faults(faults, ["gpu-1", "gpu-2", "gpu-3", "gpu-4", "gpu-5"], "simulated data plane", ["gpu-5"])
+    assert marks.tokens == {"gpu-1": ["rate-low", "slow-rail-rail2-rail5"], "gpu-3": ["slow-node"]}
+    assert marks.details["gpu-1"] == ["level 2: rate-low mlx5_4:1",
+                                      "level 3: slow rails rail2, rail5 (simulated data plane)"]
+    assert marks.good() == ["gpu-2", "gpu-4"]  # a bad link marks neither end; undecided gpu-5 keeps its mark
+    value = mark_value(["slow-rail-" + "-".join(f"rail{r}" for r in range(8)), "port-down", "rate-low"])
+    assert len(value) <= 63 and value.startswith("port-down.rate-low.slow-rail-rail0")

@@ -5,25 +5,34 @@ Exit codes: 0 nothing found, 1 findings, 2 bad input.
 Registered in the ``net`` group by :mod:`aiinfra.cli.net` (every module of that package adds its subcommands).
 
 Levels: 1 control plane and 2 node checks need ``--cluster`` (the definition; the kubeconfig's cluster is
-tested), 3 data plane needs ``--simulate`` or ``--netns``. ``--levels`` picks among those given.
+tested); 2 runs as Ray tasks instead with ``--ray ADDRESS``; 3 data plane needs ``--simulate`` or ``--netns``
+(``--simulate`` with ``--cluster`` simulates the cluster's own GPU nodes and rails). ``--levels`` picks among
+those given. ``--label``/``--taint`` mark the nodes that levels 1, 2 and 3 found bad (:mod:`aiinfra.net.fabric.marks`).
 
 Example:
     $ aiinfra net test --simulate 128 --scenario slow_rail --html out/fabric.html
     $ sudo aiinfra net test --netns --nodes 8 --rails 2 --json out/fabric.json
     $ aiinfra net test --cluster clusters/a800-ib.yaml --levels 1,2 --taint --html out/fabric.html
+    $ aiinfra net test --cluster clusters/a800-ib.yaml --ray auto --levels 2 --label
 """
 
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from aiinfra.errors import UsageError
 
 if TYPE_CHECKING:
+    from aiinfra.definition.model import ClusterDefinition
     from aiinfra.findings import Finding
+    from aiinfra.k8s.client import Kube
+    from aiinfra.net.fabric.marks import Marks
+    from aiinfra.net.fabric.node_level import NodeLevel
     from aiinfra.net.fabric.report import FabricReport
+    from aiinfra.net.fabric.simulate import Fabric
 
 
 def register(net_sub: argparse._SubParsersAction) -> None:
@@ -36,6 +45,8 @@ def register(net_sub: argparse._SubParsersAction) -> None:
                            "and name the slow node, rail or link. Exit 0 pass, 1 findings, 2 bad input.")
     p.add_argument("--cluster", metavar="FILE", help="cluster definition: run levels 1-2 against the kubeconfig's "
                    "cluster (KUBECONFIG)")
+    p.add_argument("--ray", metavar="ADDRESS", help="run level 2 as Ray tasks, one pinned to each Ray GPU node of "
+                   "the cluster at ADDRESS ('auto': the one this machine is in) instead of Jobs")
     p.add_argument("--levels", default="1,2,3", help="levels to run, e.g. 1,2 (default: all that the arguments allow)")
     p.add_argument("--namespace", help="namespace of the node-check Jobs (default: the definition's ray.namespace)")
     p.add_argument("--node-timeout", type=float, default=300.0, help="seconds to wait for the node checks")
@@ -44,7 +55,9 @@ def register(net_sub: argparse._SubParsersAction) -> None:
     p.add_argument("--taint", action="store_true", help=f"taint nodes found bad {FABRIC_FAILED_KEY}=<codes>:NoSchedule;"
                    " nodes found good lose it")
     where = p.add_mutually_exclusive_group()
-    where.add_argument("--simulate", type=int, metavar="NODES", help="a simulated fabric of NODES nodes (seeded)")
+    where.add_argument("--simulate", type=int, metavar="NODES", nargs="?", const=0,
+                       help="a simulated fabric of NODES nodes (seeded); with --cluster, of the cluster's GPU nodes "
+                       "and rails, whose findings --label/--taint then mark")
     where.add_argument("--netns", action="store_true",
                        help="a real data plane here: namespaces, one bridge per rail, tc, gloo (root)")
     p.add_argument("--rails", type=int, default=None, help="rails per node (simulate: 8, netns: 2)")
@@ -74,19 +87,28 @@ def _levels(value: str) -> set[int]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from aiinfra.net.fabric.marks import Marks, mark_nodes
     from aiinfra.net.fabric.report import FabricReport
 
     levels = _levels(args.levels)
     data_plane = 3 in levels and (args.simulate is not None or args.netns)
-    if not args.cluster and not data_plane:
-        raise UsageError("nothing to test: give --cluster FILE (levels 1-2) and/or --simulate N / --netns (level 3)")
+    if not args.cluster and not args.ray and not data_plane:
+        raise UsageError("nothing to test: give --cluster FILE (levels 1-2), --ray ADDRESS (level 2) "
+                         "and/or --simulate N / --netns (level 3)")
     if (args.label or args.taint) and not args.cluster:
         raise UsageError("--label/--taint mark Kubernetes nodes: give --cluster FILE")
-    found = _cluster_levels(args, levels) if args.cluster else {}
+    if args.ray and 2 not in levels:
+        raise UsageError(f"--ray runs level 2 (the node checks) on a Ray cluster; --levels {args.levels} leaves it out")
+    target = _Target.of(args, levels)
+    marks = Marks()
+    found = _cluster_levels(args, levels, target, marks)
     if data_plane:
-        report = _data_plane(args, found)
+        report = _data_plane(args, found, target, marks)
     else:
         report = FabricReport([f for fs in found.values() for f in fs], found)
+    if target.kube is not None and (args.label or args.taint):
+        for line in mark_nodes(target.kube, marks.tokens, marks.good(), args.label, args.taint, marks.details):
+            print(f"# {line}")
     print(report.table())
     for path, text in ((args.json, report.to_json()), (args.html, report.html()), (args.metrics, report.metrics())):
         if path:
@@ -96,65 +118,115 @@ def run(args: argparse.Namespace) -> int:
     return report.exit_code
 
 
-def _cluster_levels(args: argparse.Namespace, levels: set[int]) -> dict[str, list[Finding]]:
-    """Levels 1-2 against the kubeconfig's cluster; marks nodes when asked."""
-    from aiinfra.definition import load_definition
-    from aiinfra.k8s.client import Kube
+@dataclass
+class _Target:
+    """The definition (--cluster) and the kubeconfig's cluster it describes, when given."""
+
+    d: ClusterDefinition | None = None
+    kube: Kube | None = None
+
+    @classmethod
+    def of(cls, args: argparse.Namespace, levels: set[int]) -> _Target:
+        """The definition, and the kubeconfig's cluster unless nothing asked needs it (--ray level 2 alone)."""
+        if not args.cluster:
+            return cls()
+        from aiinfra.definition import load_definition
+        from aiinfra.k8s.client import Kube
+
+        d = load_definition(args.cluster)
+        simulated = 3 in levels and args.simulate is not None
+        needed = 1 in levels or (2 in levels and not args.ray) or args.label or args.taint or simulated
+        return cls(d, Kube() if needed else None)
+
+    def gpu_nodes(self) -> list[str]:
+        """The cluster's GPU nodes (by the definition's GPU product label), sorted."""
+        from aiinfra.net.fabric.control_plane_read import gpu_node_selector
+
+        assert self.d is not None and self.kube is not None
+        return sorted(n.metadata.name for n in self.kube.core.list_node(label_selector=gpu_node_selector(self.d)).items)
+
+
+def _cluster_levels(args: argparse.Namespace, levels: set[int], target: _Target,
+                    marks: Marks) -> dict[str, list[Finding]]:
+    """Level 1 against the kubeconfig's cluster, level 2 as Jobs there or as Ray tasks (--ray)."""
     from aiinfra.net.fabric.control_plane import NODE_CODES, control_plane_findings
     from aiinfra.net.fabric.control_plane_read import read_control_plane
-    from aiinfra.net.fabric.node_level import mark_nodes, run_node_checks
 
-    d = load_definition(args.cluster)
-    kube = Kube()
+    d, kube = target.d, target.kube
     found: dict[str, list[Finding]] = {}
-    bad: dict[str, list[str]] = {}
-    checked: set[str] = set()
-    if 1 in levels:
+    if 1 in levels and d is not None and kube is not None:
         snap = read_control_plane(kube, d)
         found["control plane"] = control_plane_findings(d, snap)
-        checked |= set(snap.nodes)
+        per_node: dict[str, list[Finding]] = {n: [] for n in snap.nodes}
         for f in found["control plane"]:
             if f.code in NODE_CODES:
-                bad.setdefault(f.device.split(":")[0], []).append(f.code)
-    if 2 in levels:
-        namespace = args.namespace or (d.ray.namespace if d.ray else "default")
-        node = run_node_checks(kube, d, namespace, timeout=args.node_timeout)
+                per_node.setdefault(f.device.split(":")[0], []).append(f)
+        marks.add_findings(1, per_node)
+    if 2 in levels and (args.ray or (d is not None and kube is not None)):
+        node = _node_level(args, d, kube)
         found["node"] = node.all_findings()
-        checked |= set(node.findings)
-        for name, fs in node.findings.items():
-            codes = [f.code for f in fs if f.severity == "error"]
-            if codes:
-                bad.setdefault(name, []).extend(codes)
-    if args.label or args.taint:
-        for line in mark_nodes(kube, bad, sorted(checked - set(bad)), args.label, args.taint):
-            print(f"# {line}")
+        marks.add_findings(2, node.findings)
     return found
 
 
-def _data_plane(args: argparse.Namespace, found: dict[str, list[Finding]]) -> FabricReport:
+def _node_level(args: argparse.Namespace, d: ClusterDefinition | None, kube: Kube | None) -> NodeLevel:
+    """Level 2: Ray tasks (--ray, one per Ray GPU node), else one Job per GPU node of the kubeconfig's cluster."""
+    if args.ray:
+        from aiinfra.net.fabric.node_level_ray import run_node_checks_ray
+
+        return run_node_checks_ray(d, timeout=args.node_timeout, address=args.ray)
+    from aiinfra.net.fabric.node_level import run_node_checks
+
+    assert d is not None and kube is not None
+    namespace = args.namespace or (d.ray.namespace if d.ray else "default")
+    return run_node_checks(kube, d, namespace, timeout=args.node_timeout)
+
+
+def _data_plane(args: argparse.Namespace, found: dict[str, list[Finding]], target: _Target,
+                marks: Marks) -> FabricReport:
     """Level 3: the simulated (--simulate) or namespace (--netns) data plane, after the other levels' findings."""
     from aiinfra.net.fabric.localise import LocaliseConfig, localise
     from aiinfra.net.fabric.report import FabricReport
 
     if args.simulate is not None:
-        from aiinfra.net.fabric.simulate import FLOOR, Fabric
+        from aiinfra.net.fabric.simulate import FLOOR
 
-        if args.simulate < 2 or (args.rails or 8) < 1:
-            raise UsageError("--simulate needs 2 or more nodes and --rails 1 or more")
-        fabric = Fabric.scenario(args.scenario, args.simulate, args.rails or 8, args.seed)
-        config = LocaliseConfig(FLOOR * fabric.line, screen_rounds=_screen(args.screen, args.simulate), seed=args.seed)
-        return FabricReport.from_localisation(localise(fabric.nodes, fabric.rails, fabric.measure, config),
-                                              fabric.line, found)
-    else:
-        from aiinfra.net.fabric.netns_plane import TCP_EFFICIENCY, NetnsDataPlane
-        from aiinfra.netns import fabric as netns
+        fabric = _simulated_fabric(args, target)
+        config = LocaliseConfig(FLOOR * fabric.line, screen_rounds=_screen(args.screen, len(fabric.nodes)),
+                                seed=args.seed)
+        loc = localise(fabric.nodes, fabric.rails, fabric.measure, config)
+        if target.kube is not None:  # the simulated fabric is the cluster's nodes: its findings mark them
+            marks.add_faults(loc.faults, loc.nodes, "simulated data plane", loc.suspects)
+        return FabricReport.from_localisation(loc, fabric.line, found)
+    from aiinfra.net.fabric.netns_plane import TCP_EFFICIENCY, NetnsDataPlane
+    from aiinfra.netns import fabric as netns
 
-        why = netns.available()
-        if why:
-            raise UsageError(f"--netns: {why}")
-        if args.nodes < 2:
-            raise UsageError("--nodes must be 2 or more")
-        with NetnsDataPlane.start(args.nodes, args.rails or 2) as plane:
-            config = LocaliseConfig(plane.floor, screen_rounds=_screen(args.screen, args.nodes), seed=args.seed)
-            loc = localise(plane.names, plane.rails, plane.measure, config)
-            return FabricReport.from_localisation(loc, plane.line_gb_s * TCP_EFFICIENCY, found)
+    why = netns.available()
+    if why:
+        raise UsageError(f"--netns: {why}")
+    if args.nodes < 2:
+        raise UsageError("--nodes must be 2 or more")
+    # Namespaces on this machine, not the cluster's nodes: nothing here marks a Kubernetes node.
+    with NetnsDataPlane.start(args.nodes, args.rails or 2) as plane:
+        config = LocaliseConfig(plane.floor, screen_rounds=_screen(args.screen, args.nodes), seed=args.seed)
+        loc = localise(plane.names, plane.rails, plane.measure, config)
+        return FabricReport.from_localisation(loc, plane.line_gb_s * TCP_EFFICIENCY, found)
+
+
+def _simulated_fabric(args: argparse.Namespace, target: _Target) -> Fabric:
+    """N seeded nodes n00.., or with --cluster the cluster's GPU nodes and the definition's rails."""
+    from aiinfra.net.fabric.simulate import Fabric
+
+    if target.d is None or target.kube is None:
+        if (args.simulate or 0) < 2 or (args.rails or 8) < 1:
+            raise UsageError("--simulate needs 2 or more nodes (or --cluster: its GPU nodes) and --rails 1 or more")
+        return Fabric.scenario(args.scenario, args.simulate, args.rails or 8, args.seed)
+    nodes, rails = target.gpu_nodes(), [r.name for r in target.d.rails]
+    if args.simulate not in (0, len(nodes)) or args.rails not in (None, len(rails)):
+        raise UsageError(f"--simulate with --cluster simulates the cluster's {len(nodes)} GPU node(s) and "
+                         f"{len(rails)} rail(s): give --simulate alone (or --simulate {len(nodes)})")
+    if len(nodes) < 2 or not rails:
+        raise UsageError(f"--simulate with --cluster needs 2 or more GPU nodes with rails; the cluster has {nodes}")
+    fabric = Fabric.scenario(args.scenario, len(nodes), len(rails), args.seed, node_names=nodes, rail_names=rails)
+    fabric.line = min(r.rate_gbps for r in target.d.rails) / 8  # Gb/s -> GB/s per rail
+    return fabric

@@ -96,6 +96,8 @@ class Localisation:
     faults: list[Fault]
     rounds: list[Round]
     unresolved: list[str]
+    suspects: list[str] = field(default_factory=list)
+    """Nodes with a rail still undecided when the budget ran out: neither found bad nor cleared."""
 
 
 def round_budget(n: int) -> int:
@@ -165,7 +167,7 @@ def localise(nodes: Sequence[str], rails: Sequence[str], measure: Measure, confi
         if t + 1 >= screen and swept and not ev.undecided():
             break
     return Localisation(list(nodes), list(rails), config.floor, _faults(ev, nodes, rails), rounds,
-                        _unresolved(ev, nodes, rails))
+                        _unresolved(ev, nodes, rails), [nodes[i] for i in range(n) if ev.open_rails(i)])
 
 
 def _plan(t: int, screen: int, ev: Evidence, order: list[int], seen: set[tuple[int, int]],

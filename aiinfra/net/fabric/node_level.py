@@ -1,5 +1,5 @@
 """Run level 2 (the node checks) on every GPU node as Jobs, read one JSON result per node from the pod
-logs, and optionally mark the bad nodes with a label and/or a NoSchedule taint.
+logs (:mod:`aiinfra.net.fabric.marks` marks the bad nodes with a label and/or a NoSchedule taint).
 
 KWOK nodes (annotation ``kwok.x-k8s.io/node``) run no containers: a Job there never prints anything, so
 those nodes are reported as not checked (an ``info`` finding), never as passed.
@@ -13,13 +13,11 @@ Example:
 from __future__ import annotations
 
 import json
-import re
 import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiinfra.contract import FABRIC_FAILED_KEY
 from aiinfra.definition.model import ClusterDefinition
 from aiinfra.errors import AiinfraError
 from aiinfra.findings import Finding
@@ -127,37 +125,3 @@ def run_node_checks(kube: Kube, d: ClusterDefinition, namespace: str, timeout: f
                     raise AiinfraError(f"deleting Job {job['metadata']['name']}: {exc.status} {exc.reason}") from None
     return result
 
-
-def mark_value(codes: list[str]) -> str:
-    """A label value (<= 63, [A-Za-z0-9._-]) naming what failed.
-
-    Example:
-        >>> mark_value(["rate-low", "port-down", "rate-low"])
-        'port-down.rate-low'
-    """
-    return re.sub(r"[^A-Za-z0-9._-]", "-", ".".join(sorted(set(codes))))[:63].strip("-._") or "failed"
-
-
-def mark_nodes(kube: Kube, bad: dict[str, list[str]], good: list[str], label: bool, taint: bool) -> list[str]:
-    """Label and/or taint (NoSchedule) each bad node with the failed codes; unmark the good ones. Lines said."""
-    lines = []
-    for node in sorted({*bad, *good}):
-        current = kube.core.read_node(node)
-        all_taints = current.spec.taints or []
-        taints = [{"key": t.key, "value": t.value, "effect": t.effect} for t in all_taints
-                  if t.key != FABRIC_FAILED_KEY]
-        value = mark_value(bad[node]) if node in bad else None
-        marked = FABRIC_FAILED_KEY in (current.metadata.labels or {}) or len(taints) < len(all_taints)
-        if value is None and not marked:
-            continue
-        patch: dict[str, Any] = {}
-        if label:
-            patch["metadata"] = {"labels": {FABRIC_FAILED_KEY: value}}
-        if taint:
-            if value:
-                taints.append({"key": FABRIC_FAILED_KEY, "value": value, "effect": "NoSchedule"})
-            patch["spec"] = {"taints": [{k: v for k, v in t.items() if v is not None} for t in taints]}
-        if patch:
-            kube.core.patch_node(node, patch)
-            lines.append(f"{node}: {'marked ' + value if value else 'unmarked'}")
-    return lines

@@ -66,12 +66,17 @@ class Fabric:
         return out
 
     @classmethod
-    def scenario(cls, name: str, nodes: int, rails: int, seed: int, sigma: float = 0.03) -> Fabric:
-        """A fabric with the scenario's faults at random places (seeded), at 30-80% of line rate."""
+    def scenario(cls, name: str, nodes: int, rails: int, seed: int, sigma: float = 0.03,
+                 node_names: Sequence[str] | None = None, rail_names: Sequence[str] | None = None) -> Fabric:
+        """A fabric with the scenario's faults at random places (seeded), at 30-80% of line rate.
+
+        ``node_names``/``rail_names`` name the nodes and rails (a cluster's, from its definition and API
+        server) instead of ``n00``, ``rail0``...; then ``nodes``/``rails`` are their counts.
+        """
         if name not in SCENARIOS:
             raise ValueError(f"unknown scenario {name!r}; choose from {', '.join(SCENARIOS)}")
-        fabric = cls([f"n{i:0{len(str(nodes - 1))}d}" for i in range(nodes)], [f"rail{r}" for r in range(rails)],
-                     sigma=sigma, seed=seed)
+        fabric = cls(list(node_names or [f"n{i:0{len(str(nodes - 1))}d}" for i in range(nodes)]),
+                     list(rail_names or [f"rail{r}" for r in range(rails)]), sigma=sigma, seed=seed)
         rng = random.Random(seed)
         kinds = {"none": [], "two_faults": [rng.choice(("slow_node", "slow_rail", "bad_link")) for _ in range(2)]}
         used: set[int] = set()
