@@ -161,6 +161,7 @@ def test_level_3_slow_rail_marks_its_node_and_a_bad_link_marks_none(
     from aiinfra.cli import main
     from aiinfra.net.fabric.marks import mark_nodes
     from aiinfra.net.fabric.simulate import Fabric
+    from aiinfra.sim.nodes import SIM_LABEL
 
     nodes, rails = sorted(read_control_plane(kube, deployed).nodes), [r.name for r in deployed.rails]
     out = tmp_path / "fabric.json"
@@ -190,5 +191,14 @@ def test_level_3_slow_rail_marks_its_node_and_a_bad_link_marks_none(
         # A link is a cable or switch port, not a node: neither end is marked, and the node whose rail is
         # fine this time loses its mark.
         assert _marked(kube, nodes) == {}
+
+        # On a cluster that is not all simulator nodes, simulated readings mark no node.
+        sim_name = kube.core.read_node(nodes[0]).metadata.labels[SIM_LABEL]
+        kube.core.patch_node(nodes[0], {"metadata": {"labels": {SIM_LABEL: None}}})
+        try:
+            assert net_test("slow_rail", 2) == 1
+            assert _marked(kube, nodes) == {}
+        finally:
+            kube.core.patch_node(nodes[0], {"metadata": {"labels": {SIM_LABEL: sim_name}}})
     finally:
         mark_nodes(kube, {}, nodes, label=True, taint=True)

@@ -138,6 +138,15 @@ class _Target:
         needed = 1 in levels or (2 in levels and not args.ray) or args.label or args.taint or simulated
         return cls(d, Kube() if needed else None)
 
+    def simulator_only(self) -> bool:
+        """Whether every GPU node is a node of aiinfra's simulator (label ``aiinfra.io/sim``)."""
+        from aiinfra.net.fabric.control_plane_read import gpu_node_selector
+        from aiinfra.sim.nodes import SIM_LABEL
+
+        assert self.d is not None and self.kube is not None
+        nodes = self.kube.core.list_node(label_selector=gpu_node_selector(self.d)).items
+        return bool(nodes) and all(SIM_LABEL in (n.metadata.labels or {}) for n in nodes)
+
     def gpu_nodes(self) -> list[str]:
         """The cluster's GPU nodes (by the definition's GPU product label), sorted."""
         from aiinfra.net.fabric.control_plane_read import gpu_node_selector
@@ -195,8 +204,12 @@ def _data_plane(args: argparse.Namespace, found: dict[str, list[Finding]], targe
         config = LocaliseConfig(FLOOR * fabric.line, screen_rounds=_screen(args.screen, len(fabric.nodes)),
                                 seed=args.seed)
         loc = localise(fabric.nodes, fabric.rails, fabric.measure, config)
-        if target.kube is not None:  # the simulated fabric is the cluster's nodes: its findings mark them
+        # Simulated readings judge simulated nodes only: on a real cluster they would taint (or clear) real
+        # nodes on numbers nobody measured.
+        if target.kube is not None and target.simulator_only():
             marks.add_faults(loc.faults, loc.nodes, "simulated data plane", loc.suspects)
+        elif args.label or args.taint:
+            print("# --simulate: the cluster's nodes are not simulator nodes; simulated findings mark none")
         return FabricReport.from_localisation(loc, fabric.line, found)
     from aiinfra.net.fabric.netns_plane import TCP_EFFICIENCY, NetnsDataPlane
     from aiinfra.netns import fabric as netns
