@@ -36,7 +36,12 @@ def runtime_versions() -> dict[str, str]:
     out["torch"] = str(torch.__version__)
     if torch.version.cuda:
         out["cuda"] = str(torch.version.cuda)
-    if torch.cuda.is_available():
-        # The NCCL torch loaded (its own wheel's), not the image's NCCL_VERSION label.
-        out["nccl"] = ".".join(str(v) for v in torch.cuda.nccl.version())
+    # Nothing here may ask CUDA for its devices (torch.cuda.is_available() and the like): torch caches the
+    # count from CUDA_VISIBLE_DEVICES at the first ask, and the benchmark and Ray Train widen that variable
+    # afterwards to share a node's GPUs; a count cached here made set_device(1) fail on a 2-GPU node.
+    if torch.version.cuda:
+        try:  # the NCCL torch loaded (its own wheel's), not the image's NCCL_VERSION label; no CUDA call
+            out["nccl"] = ".".join(str(v) for v in torch.cuda.nccl.version())
+        except (RuntimeError, AttributeError):
+            pass
     return out

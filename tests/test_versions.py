@@ -176,3 +176,22 @@ def test_this_run_has_the_ray_it_was_meant_to() -> None:
 
     expected = os.environ.get("AIINFRA_EXPECT_RAY")
     assert ray.__version__ == expected if expected else supported(ray.__version__), ray.__version__
+
+
+def test_runtime_versions_asks_cuda_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """torch caches the GPU count at the first ask; the bench and Ray Train widen CUDA_VISIBLE_DEVICES later.
+
+    On a 2x H200 node a count cached here (one GPU, Ray's assignment) made the shared-GPU bench fail in
+    ``set_device(1)``. Reading versions must leave CUDA alone.
+    """
+    torch = pytest.importorskip("torch")
+
+    def asked(*_: object, **__: object) -> None:
+        raise AssertionError("runtime_versions asked CUDA for its devices")
+
+    for name in ("is_available", "device_count", "_lazy_init", "get_device_properties"):
+        monkeypatch.setattr(torch.cuda, name, asked)
+    found = runtime_versions()
+    assert found["torch"] == str(torch.__version__)
+    if torch.version.cuda:
+        assert found["nccl"] == ".".join(str(v) for v in torch.cuda.nccl.version())
