@@ -5,8 +5,9 @@ Exit codes: 0 nothing found, 1 findings, 2 bad input.
 Registered in the ``net`` group by :mod:`aiinfra.cli.net` (every module of that package adds its subcommands).
 
 Levels: 1 control plane and 2 node checks need ``--cluster`` (the definition; the kubeconfig's cluster is
-tested); 2 runs as Ray tasks instead with ``--ray ADDRESS``; 3 data plane needs ``--simulate`` or ``--netns``
-(``--simulate`` with ``--cluster`` simulates the cluster's own GPU nodes and rails). ``--levels`` picks among
+tested); 2 runs as Ray tasks instead with ``--ray ADDRESS``; 3 data plane needs ``--simulate``, ``--netns`` or
+``--ray`` (``--simulate`` with ``--cluster`` simulates the cluster's own GPU nodes and rails; ``--ray`` measures
+the Ray cluster's GPU nodes, :mod:`aiinfra.net.fabric.ray_plane`). ``--levels`` picks among
 those given. ``--label``/``--taint`` mark the nodes that levels 1, 2 and 3 found bad (:mod:`aiinfra.net.fabric.marks`).
 
 Example:
@@ -14,6 +15,7 @@ Example:
     $ sudo aiinfra net test --netns --nodes 8 --rails 2 --json out/fabric.json
     $ aiinfra net test --cluster clusters/a800-ib.yaml --levels 1,2 --taint --html out/fabric.html
     $ aiinfra net test --cluster clusters/a800-ib.yaml --ray auto --levels 2 --label
+    $ aiinfra net test --ray auto --levels 3 --line-gbps 100
 """
 
 from __future__ import annotations
@@ -46,7 +48,10 @@ def register(net_sub: argparse._SubParsersAction) -> None:
     p.add_argument("--cluster", metavar="FILE", help="cluster definition: run levels 1-2 against the kubeconfig's "
                    "cluster (KUBECONFIG)")
     p.add_argument("--ray", metavar="ADDRESS", help="run level 2 as Ray tasks, one pinned to each Ray GPU node of "
-                   "the cluster at ADDRESS ('auto': the one this machine is in) instead of Jobs")
+                   "the cluster at ADDRESS ('auto': the one this machine is in) instead of Jobs, and level 3 "
+                   "(unless --simulate/--netns) between actors on those nodes")
+    p.add_argument("--line-gbps", type=float, metavar="RATE", help="--ray level 3: the rail rate in Gb/s the floor "
+                   "(90%%) is taken of (default: the definition's slowest rail)")
     p.add_argument("--levels", default="1,2,3", help="levels to run, e.g. 1,2 (default: all that the arguments allow)")
     p.add_argument("--namespace", help="namespace of the node-check Jobs (default: the definition's ray.namespace)")
     p.add_argument("--node-timeout", type=float, default=300.0, help="seconds to wait for the node checks")
@@ -91,15 +96,20 @@ def run(args: argparse.Namespace) -> int:
     from aiinfra.net.fabric.report import FabricReport
 
     levels = _levels(args.levels)
-    data_plane = 3 in levels and (args.simulate is not None or args.netns)
+    data_plane = 3 in levels and (args.simulate is not None or args.netns or bool(args.ray))
     if not args.cluster and not args.ray and not data_plane:
-        raise UsageError("nothing to test: give --cluster FILE (levels 1-2), --ray ADDRESS (level 2) "
+        raise UsageError("nothing to test: give --cluster FILE (levels 1-2), --ray ADDRESS (levels 2-3) "
                          "and/or --simulate N / --netns (level 3)")
     if (args.label or args.taint) and not args.cluster:
         raise UsageError("--label/--taint mark Kubernetes nodes: give --cluster FILE")
-    if args.ray and 2 not in levels:
-        raise UsageError(f"--ray runs level 2 (the node checks) on a Ray cluster; --levels {args.levels} leaves it out")
+    if args.ray and 2 not in levels and not (3 in levels and args.simulate is None and not args.netns):
+        raise UsageError(f"--ray runs level 2 (the node checks) and level 3 (without --simulate/--netns) on a Ray "
+                         f"cluster; --levels {args.levels} leaves both out")
     target = _Target.of(args, levels)
+    if data_plane and args.simulate is None and not args.netns:
+        from aiinfra.net.fabric.ray_plane import line_rate
+
+        line_rate(target.d, args.line_gbps)  # bad input is said before any level runs
     marks = Marks()
     found = _cluster_levels(args, levels, target, marks)
     if data_plane:
@@ -193,7 +203,7 @@ def _node_level(args: argparse.Namespace, d: ClusterDefinition | None, kube: Kub
 
 def _data_plane(args: argparse.Namespace, found: dict[str, list[Finding]], target: _Target,
                 marks: Marks) -> FabricReport:
-    """Level 3: the simulated (--simulate) or namespace (--netns) data plane, after the other levels' findings."""
+    """Level 3: simulated (--simulate), namespaces (--netns) or Ray (--ray), after the other levels' findings."""
     from aiinfra.net.fabric.localise import LocaliseConfig, localise
     from aiinfra.net.fabric.report import FabricReport
 
@@ -211,6 +221,8 @@ def _data_plane(args: argparse.Namespace, found: dict[str, list[Finding]], targe
         elif args.label or args.taint:
             print("# --simulate: the cluster's nodes are not simulator nodes; simulated findings mark none")
         return FabricReport.from_localisation(loc, fabric.line, found)
+    if not args.netns:
+        return _ray_data_plane(args, found, target, marks)
     from aiinfra.net.fabric.netns_plane import TCP_EFFICIENCY, NetnsDataPlane
     from aiinfra.netns import fabric as netns
 
@@ -224,6 +236,22 @@ def _data_plane(args: argparse.Namespace, found: dict[str, list[Finding]], targe
         config = LocaliseConfig(plane.floor, screen_rounds=_screen(args.screen, args.nodes), seed=args.seed)
         loc = localise(plane.names, plane.rails, plane.measure, config)
         return FabricReport.from_localisation(loc, plane.line_gb_s * TCP_EFFICIENCY, found)
+
+
+def _ray_data_plane(args: argparse.Namespace, found: dict[str, list[Finding]], target: _Target,
+                    marks: Marks) -> FabricReport:
+    """Level 3 between pinned actors on the Ray GPU nodes; its faults mark those nodes (--label/--taint)."""
+    from aiinfra.net.fabric.ray_plane import line_rate, localise_on_ray
+    from aiinfra.net.fabric.report import FabricReport
+
+    line = line_rate(target.d, args.line_gbps)  # bad input before connecting
+    result = localise_on_ray(args.ray, target.d, line, None if args.screen == "all" else _screen(args.screen, 0),
+                             args.seed)
+    for note in result.notes:
+        print(f"# {note}")
+    loc = result.loc
+    marks.add_faults(loc.faults, loc.nodes, "Ray data plane", loc.suspects)
+    return FabricReport.from_localisation(loc, line, found)
 
 
 def _simulated_fabric(args: argparse.Namespace, target: _Target) -> Fabric:
