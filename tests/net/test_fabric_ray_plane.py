@@ -18,11 +18,15 @@ import ray
 from ray.cluster_utils import Cluster
 
 from aiinfra.contract import K8S_NODE_LABEL
+from aiinfra.definition import load_definition
+from aiinfra.errors import UsageError
+from aiinfra.nccl.node_env import prepare_worker_env
 from aiinfra.net.fabric.localise import LocaliseConfig, localise
-from aiinfra.net.fabric.ray_plane import SHARED_RAIL, RayDataPlane
+from aiinfra.net.fabric.ray_plane import SHARED_RAIL, RayDataPlane, select_rails
 
 pytestmark = pytest.mark.ray
 
+ROOT = Path(__file__).resolve().parents[2]
 MB = 1024 * 1024
 NODES = ["gpu-a", "gpu-b", "gpu-c"]
 
@@ -74,3 +78,32 @@ def test_cli_level_3_on_ray_passes(plane: RayDataPlane, cluster: Cluster, tmp_pa
                  "--json", str(out)]) == 0
     doc = json.loads(out.read_text())
     assert doc["levels"]["data plane"] == []
+
+
+def test_rails_by_interface_with_the_environment_training_gets(plane: RayDataPlane, cluster: Cluster) -> None:
+    """Two rails whose interface every node has (loopback): measured per rail, each bound to it."""
+    d = load_definition(ROOT / "clusters" / "a800-ib.yaml")
+    d = d.model_copy(update={"rails": [r.model_copy(update={"netdev": "lo"}) for r in d.rails[:2]]})
+    with RayDataPlane.start(cluster.address, d) as lo:
+        assert lo.rails == ["rail0", "rail1"] and lo.interfaces == ["lo", "lo"]
+        assert not any("not per rail" in n for n in lo.notes)
+        out = lo.measure([("gpu-a", "gpu-c")])
+        assert len(out[("gpu-a", "gpu-c")]) == 2 and min(out[("gpu-a", "gpu-c")]) > 0
+        # Each actor ran the one preparation training and the benchmark share (same machine: same answer).
+        assert lo.envs == {n: prepare_worker_env({}, d, {}) for n in NODES} and lo.envs["gpu-a"]
+    assert plane.envs == {n: {} for n in NODES}  # no definition: nothing to prepare
+
+
+def test_rails_share_one_interface_when_a_node_lacks_a_rails() -> None:
+    d = load_definition(ROOT / "clusters" / "a800-ib.yaml")
+    every = {"lo", "ibp26s0", "ibp60s0", "ibp156s0", "ibp188s0"}
+    rails, interfaces, notes = select_rails(d, [every, every - {"ibp60s0"}])
+    assert rails == [SHARED_RAIL] and interfaces == [None]
+    assert "interface (rail1:ibp60s0);" in notes[0] and "not per rail" in notes[0]
+    assert select_rails(d, [{"ibp26s0", "ibp60s0", "ibp156s0", "ibp188s0"}] * 2)[:2] == (
+        ["rail0", "rail1", "rail2", "rail3"], ["ibp26s0", "ibp60s0", "ibp156s0", "ibp188s0"])
+
+
+def test_nccl_per_rail_is_refused_with_a_reason() -> None:
+    with pytest.raises(UsageError, match="NCCL reads its environment once per process"):
+        RayDataPlane.start("auto", backend="nccl")

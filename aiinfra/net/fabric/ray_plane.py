@@ -123,6 +123,8 @@ class RayDataPlane:
     rails: list[str]
     interfaces: list[str | None]
     notes: list[str] = field(default_factory=list)
+    envs: dict[str, dict[str, str]] = field(default_factory=dict)
+    """Per node, what :func:`~aiinfra.nccl.node_env.prepare_worker_env` set in its actor."""
     own_ray: bool = False
     message_bytes: int = 2 * 2**20
     iters: int = 3
@@ -156,6 +158,7 @@ class RayDataPlane:
             scheduling_strategy=NodeAffinitySchedulingStrategy(n.node_id, soft=False)).remote(d) for n in nodes]
         info = self._get([a.describe.remote() for a in self.actors], ready_s, "start")
         self.ips = [i["ip"] for i in info]
+        self.envs = {n.name: i["env"] for n, i in zip(nodes, info, strict=True)}
         self.rails, self.interfaces, notes = select_rails(d, [set(i["interfaces"]) for i in info])
         self.notes += [*notes, "Ray data plane: gloo over TCP, not RDMA (an RDMA rail's line rate is out of its reach)"]
 
