@@ -110,6 +110,7 @@ def run(args: argparse.Namespace) -> int:
         from aiinfra.net.fabric.ray_plane import line_rate
 
         line_rate(target.d, args.line_gbps)  # bad input is said before any level runs
+        _ = args.screen == "all" or _screen(args.screen, 0)
     marks = Marks()
     found = _cluster_levels(args, levels, target, marks)
     if data_plane:
