@@ -54,6 +54,8 @@ class PairActor:
     """On one node: the worker environment training gets, then rounds of two-rank measurements."""
 
     def __init__(self, definition: ClusterDefinition | None) -> None:
+        import torch  # noqa: F401  (imported once here, before the first round's clock starts)
+
         self.env = prepare_worker_env(os.environ, definition, {})
 
     def describe(self) -> dict[str, Any]:
@@ -106,7 +108,7 @@ def plane_nodes(nodes: list[dict[str, Any]], address: str | None) -> list[RayNod
         ...     print(exc)
         --ray auto: the data plane needs 2 or more GPU nodes (Ray nodes with the GPU resource); found 1: ray-ab12cd34
     """
-    found = gpu_nodes(nodes)
+    found = sorted(gpu_nodes(nodes), key=lambda n: n.name)  # ray.nodes() order is the order they joined
     if len(found) < 2:
         raise UsageError(f"--ray {address}: the data plane needs 2 or more GPU nodes (Ray nodes with the GPU "
                          f"resource); found {len(found)}: {', '.join(n.name for n in found) or 'none'}")
