@@ -2,9 +2,9 @@
 GPU each (``ray.cluster_utils.Cluster``; Ray counts logical GPUs without hardware), gloo between the actors over
 this machine's own address. No definition: every rail shares each node's Ray address, measured as one rail.
 
-No slow node is injected: the three Ray nodes share this machine's one network stack and CPUs, so nothing here
-can slow one node's traffic alone without faking its readings (the namespace plane,
-``tests/net/test_fabric_netns.py``, is where faults are real tc rates).
+No slow node is injected here: these Ray nodes share this machine's one network stack, so nothing can slow
+one node's traffic alone without faking its readings; ``tests/net/test_fabric_ray_netns.py`` runs the Ray
+nodes in network namespaces, where a slow node is a real tc rate.
 """
 
 from __future__ import annotations
