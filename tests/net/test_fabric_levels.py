@@ -125,7 +125,7 @@ def test_cli_bad_input_exits_2() -> None:
     assert run.returncode == 2 and "nope.yaml" in run.stderr and "Traceback" not in run.stderr
     run = _net_test("--ray", "auto", "--levels", "1,3", "--simulate", "8")
     assert run.returncode == 2 and "--ray runs level 2" in run.stderr
-    run = _net_test("--ray", "auto", "--levels", "3")  # no definition, no rate: no floor; said before connecting
+    run = _net_test("--ray", "auto", "--levels", "3", "--cluster", "clusters/a800-ib.yaml")  # no TCP rate given
     assert run.returncode == 2 and "--line-gbps RATE" in run.stderr and "Traceback" not in run.stderr
     run = _net_test("--ray", "auto", "--levels", "3", "--line-gbps", "-5")
     assert run.returncode == 2 and "--line-gbps -5.0: a positive rate" in run.stderr

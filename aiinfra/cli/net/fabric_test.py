@@ -50,9 +50,9 @@ def register(net_sub: argparse._SubParsersAction) -> None:
     p.add_argument("--ray", metavar="ADDRESS", help="run level 2 as Ray tasks, one pinned to each Ray GPU node of "
                    "the cluster at ADDRESS ('auto': the one this machine is in) instead of Jobs, and level 3 "
                    "(unless --simulate/--netns) between actors on those nodes")
-    p.add_argument("--line-gbps", type=float, metavar="RATE", help="--ray level 3: the rail rate in Gb/s the floor "
-                   "(90%%) is taken of (default: the definition's slowest rail)")
-    p.add_argument("--levels", default="1,2,3", help="levels to run, e.g. 1,2 (default: all that the arguments allow)")
+    p.add_argument("--line-gbps", type=float, metavar="RATE", help="--ray level 3 (gloo, TCP): the rate per rail in "
+                   "Gb/s whose 90%% is the floor; without it --ray runs no level 3 unless --levels asks (exit 2)")
+    p.add_argument("--levels", help="levels to run, e.g. 1,2 (default: all that the arguments allow)")
     p.add_argument("--namespace", help="namespace of the node-check Jobs (default: the definition's ray.namespace)")
     p.add_argument("--node-timeout", type=float, default=300.0, help="seconds to wait for the node checks")
     p.add_argument("--label", action="store_true", help=f"label nodes found bad {FABRIC_FAILED_KEY}=<codes> "
@@ -95,18 +95,25 @@ def run(args: argparse.Namespace) -> int:
     from aiinfra.net.fabric.marks import Marks, mark_nodes
     from aiinfra.net.fabric.report import FabricReport
 
-    levels = _levels(args.levels)
-    data_plane = 3 in levels and (args.simulate is not None or args.netns or bool(args.ray))
+    levels = _levels(args.levels or "1,2,3")
+    ray_plane = 3 in levels and bool(args.ray) and args.simulate is None and not args.netns
+    if ray_plane and args.line_gbps is None:
+        # gloo measures TCP: held to a definition's RDMA line rate, every node would read slow (and be marked).
+        if args.levels is not None:
+            raise UsageError("--ray level 3 measures TCP through gloo, far below an RDMA rail's line rate: give "
+                             "--line-gbps RATE, the rate per rail (Gb/s) whose 90% it must reach")
+        ray_plane = False
+    data_plane = 3 in levels and (args.simulate is not None or args.netns or ray_plane)
     if not args.cluster and not args.ray and not data_plane:
         raise UsageError("nothing to test: give --cluster FILE (levels 1-2), --ray ADDRESS (levels 2-3) "
                          "and/or --simulate N / --netns (level 3)")
     if (args.label or args.taint) and not args.cluster:
         raise UsageError("--label/--taint mark Kubernetes nodes: give --cluster FILE")
-    if args.ray and 2 not in levels and not (3 in levels and args.simulate is None and not args.netns):
+    if args.ray and 2 not in levels and not ray_plane:
         raise UsageError(f"--ray runs level 2 (the node checks) and level 3 (without --simulate/--netns) on a Ray "
                          f"cluster; --levels {args.levels} leaves both out")
     target = _Target.of(args, levels)
-    if data_plane and args.simulate is None and not args.netns:
+    if ray_plane:
         from aiinfra.net.fabric.ray_plane import line_rate
 
         line_rate(target.d, args.line_gbps)  # bad input is said before any level runs
