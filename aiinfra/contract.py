@@ -77,6 +77,9 @@ FABRIC_LAST_RUN_METRIC = "aiinfra_fabric_test_last_run_timestamp_seconds"
 # the value names what failed. The RayCluster renderer requires the label absent; the NoSchedule taint keeps
 # every pod that does not tolerate it away (the worker pods tolerate only nvidia.com/gpu).
 FABRIC_FAILED_KEY = "aiinfra.io/fabric-test-failed"
+# Every node of aiinfra's simulator carries it (value: the definition's name); the fabric test marks nodes
+# from simulated readings only where every GPU node has it.
+SIM_LABEL = "aiinfra.io/sim"
 FABRIC_FAILED_DETAIL_ANNOTATION = "aiinfra.io/fabric-test-failed-detail"
 """Beside the mark: which level found what, in words (e.g. ``level 3: slow rail rail2 (simulated data plane)``);
 a label value cannot hold that much."""

@@ -21,12 +21,12 @@ from __future__ import annotations
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+from aiinfra.contract import SIM_LABEL
 from aiinfra.definition.model import ClusterDefinition, RailResourceKind
 from aiinfra.errors import AiinfraError
 from aiinfra.sim.rest import Rest
 
 KWOK_ANNOTATION = "kwok.x-k8s.io/node"
-SIM_LABEL = "aiinfra.io/sim"
 PROCESS_NODE_LABEL = "aiinfra.io/sim-node"
 """``process`` on nodes whose pods the node agent runs (aiinfra.sim.agent)."""
 NODES_PER_GROUP = 2
