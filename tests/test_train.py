@@ -8,6 +8,7 @@ definition's NCCL environment before the process group starts, and train.
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -78,6 +79,7 @@ def _train_loop(config: dict[str, Any]) -> None:
 
 
 def test_fit_trains_on_the_chosen_leaf_with_the_nccl_env(cluster: Cluster, tmp_path: Path) -> None:
+    handler = signal.getsignal(signal.SIGINT)
     result = fit(
         _train_loop, workers=2, cluster_def=ROOT / "clusters" / "a800-ib.yaml", config={"epochs": 6},
         env={"AIINFRA_MARK": "yes"}, storage_path=str(tmp_path), name="aiinfra-test",
@@ -98,6 +100,8 @@ def test_fit_trains_on_the_chosen_leaf_with_the_nccl_env(cluster: Cluster, tmp_p
     assert set(result.versions) == {s.node_id for s in ranks.values()}
     mine = runtime_versions()
     assert all(v["ray"] == ray.__version__ and v["torch"] == mine["torch"] for v in result.versions.values())
+    # Ctrl-C is the caller's again: Ray Train's handler, bound to the finished run, is not left behind.
+    assert signal.getsignal(signal.SIGINT) is handler
 
 
 def test_fit_fails_early_when_the_cluster_cannot_fit(cluster: Cluster, tmp_path: Path) -> None:

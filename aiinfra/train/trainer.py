@@ -24,10 +24,13 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import signal
+import threading
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -123,7 +126,8 @@ def fit(
             train_loop, count, bool(gpus), placement, d, dict(config or {}), backend, rank_order,
             dict(env or {}), (sink, sink_name), name, (storage_path, max_failures),
         )  # fmt: skip
-        result = trainer.fit()
+        with _sigint_kept():
+            result = trainer.fit()
         raw, history = ray.get(sink.get.remote())
         report = raw or {}
     finally:
@@ -131,6 +135,23 @@ def fit(
     out = _fit_result(result, report, backend_name, history)
     log.info("aiinfra.train.fit done: %s", out.describe())
     return out
+
+
+@contextlib.contextmanager
+def _sigint_kept() -> Iterator[None]:
+    """Ctrl-C during fit() aborts the run (Ray Train's handler); after it, Ctrl-C is the caller's again.
+
+    Ray Train leaves its handler installed when fit() returns, bound to the finished run's controller: a
+    later Ctrl-C (a notebook's interrupt, a test runner's) then fails with "Can't find actor" instead of
+    raising KeyboardInterrupt.
+    """
+    main = threading.current_thread() is threading.main_thread()
+    before = signal.getsignal(signal.SIGINT) if main else None
+    try:
+        yield
+    finally:
+        if main and before is not None:
+            signal.signal(signal.SIGINT, before)
 
 
 def _report_sink() -> tuple[Any, str]:
