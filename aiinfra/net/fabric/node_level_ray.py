@@ -99,14 +99,25 @@ def run_node_checks_ray(d: ClusterDefinition | None, timeout: float = 300.0, add
     """
     import ray
 
-    own = not ray.is_initialized()
-    if own:
-        ray.init(address=address, logging_level="WARNING", log_to_driver=False, include_dashboard=False)
+    own = connect_ray(address)
     try:
         return _run(d, timeout)
     finally:
         if own:
             ray.shutdown()
+
+
+def connect_ray(address: str | None) -> bool:
+    """Connect to the Ray cluster at ``address`` unless this process is a Ray driver already; whether it did.
+
+    The fabric test's levels 2 and 3 share it; whoever connected disconnects (``ray.shutdown()``).
+    """
+    import ray
+
+    if ray.is_initialized():
+        return False
+    ray.init(address=address, logging_level="WARNING", log_to_driver=False, include_dashboard=False)
+    return True
 
 
 def _run(d: ClusterDefinition | None, timeout: float) -> NodeLevel:

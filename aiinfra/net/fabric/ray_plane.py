@@ -27,6 +27,7 @@ Example:
 from __future__ import annotations
 
 import os
+import socket
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -40,7 +41,7 @@ from aiinfra.errors import AiinfraError, UsageError
 from aiinfra.local_ports import free_port
 from aiinfra.nccl.node_env import prepare_worker_env
 from aiinfra.net.fabric.localise import Localisation, LocaliseConfig, Pair, localise
-from aiinfra.net.fabric.node_level_ray import RayNode, gpu_nodes
+from aiinfra.net.fabric.node_level_ray import RayNode, connect_ray, gpu_nodes
 from aiinfra.net.fabric.pair_worker import run_round
 from aiinfra.net.fabric.simulate import FLOOR
 
@@ -60,7 +61,7 @@ class PairActor:
 
     def describe(self) -> dict[str, Any]:
         """This node's Ray address, its interfaces and the environment prepared."""
-        return {"ip": ray.util.get_node_ip_address(), "interfaces": sorted(name for _, name in _if_names()),
+        return {"ip": ray.util.get_node_ip_address(), "interfaces": sorted(name for _, name in socket.if_nameindex()),
                 "env": self.env}
 
     def ports(self, k: int) -> list[int]:
@@ -72,12 +73,6 @@ class PairActor:
 
     def run_round(self, jobs: list[dict[str, Any]]) -> dict[str, Any]:
         return run_round(jobs)
-
-
-def _if_names() -> list[tuple[int, str]]:
-    import socket
-
-    return socket.if_nameindex()
 
 
 def select_rails(d: ClusterDefinition | None,
@@ -138,9 +133,7 @@ class RayDataPlane:
         """Connect (unless this process is a Ray driver already) and start one pinned actor per GPU node."""
         if backend != "gloo":
             raise UsageError(NCCL_NOT_BUILT)
-        own = not ray.is_initialized()
-        if own:
-            ray.init(address=address, logging_level="WARNING", log_to_driver=False, include_dashboard=False)
+        own = connect_ray(address)
         plane = cls([], [], [], [], [], own_ray=own, timeout_s=ready_s)
         try:
             plane._start(plane_nodes(ray.nodes(), address), d, ready_s)
@@ -237,10 +230,9 @@ def line_rate(d: ClusterDefinition | None, line_gbps: float | None) -> float:
 
 @dataclass
 class RayLocalisation:
-    """Level 3 on a Ray cluster: what localisation found, the line rate judged against, and notes."""
+    """Level 3 on a Ray cluster: what localisation found, and notes."""
 
     loc: Localisation
-    line_gb_s: float
     notes: list[str]
 
 
@@ -250,4 +242,4 @@ def localise_on_ray(address: str | None, d: ClusterDefinition | None, line_gb_s:
     with RayDataPlane.start(address, d) as plane:
         rounds = len(plane.names) - 1 if screen is None else screen
         loc = localise(plane.names, plane.rails, plane.measure, LocaliseConfig(FLOOR * line_gb_s, rounds, seed=seed))
-        return RayLocalisation(loc, line_gb_s, plane.notes)
+        return RayLocalisation(loc, plane.notes)
