@@ -16,6 +16,7 @@ Example:
     $ aiinfra net test --cluster clusters/a800-ib.yaml --levels 1,2 --taint --html out/fabric.html
     $ aiinfra net test --cluster clusters/a800-ib.yaml --ray auto --levels 2 --label
     $ aiinfra net test --ray auto --levels 3 --line-gbps 100
+    $ aiinfra net test --cluster clusters/a800-ib.yaml --ray auto --levels 3 --nccl --html out/fabric.html
 """
 
 from __future__ import annotations
@@ -52,7 +53,15 @@ def register(net_sub: argparse._SubParsersAction) -> None:
         type=float,
         metavar="RATE",
         help="--ray level 3 (gloo, TCP): the rate per rail in "
-        "Gb/s whose 90%% is the floor; without it --ray runs no level 3 unless --levels asks (exit 2)",
+        "Gb/s whose 90%% is the floor; without it --ray runs no level 3 unless --levels asks (exit 2); "
+        "with --nccl it overrides the definition's rail rate",
+    )
+    p.add_argument(
+        "--nccl",
+        action="store_true",
+        help="--ray level 3 through NCCL on the GPUs: one process per rail per node with NCCL_IB_HCA pinned to "
+        "the rail's HCA, NCCL's transport read from its log (Socket fallback, GDRDMA), then NVLink inside each "
+        "node; needs --cluster (the rails)",
     )
     p.add_argument("--levels", help="levels to run, e.g. 1,2 (default: all that the arguments allow)")
     p.add_argument("--namespace", help="namespace of the node-check Jobs (default: the definition's ray.namespace)")

@@ -37,6 +37,7 @@ class FabricTestArgs:
     cluster: str | None = None
     ray: str | None = None
     line_gbps: float | None = None
+    nccl: bool = False
     levels: str | None = None
     namespace: str | None = None
     node_timeout: float = 300.0
@@ -66,7 +67,10 @@ def run_fabric_test(args: FabricTestArgs) -> FabricTestResult:
 
     levels = _levels(args.levels or "1,2,3")
     ray_plane = 3 in levels and bool(args.ray) and args.simulate is None and not args.netns
-    if ray_plane and args.line_gbps is None:
+    if args.nccl and not ray_plane:
+        raise UsageError("--nccl measures level 3 on a Ray cluster's GPUs: give --ray ADDRESS and --cluster FILE "
+                         "(not --simulate/--netns)")
+    if ray_plane and args.line_gbps is None and not args.nccl:
         # gloo measures TCP: held to a definition's RDMA line rate, every node would read slow (and be marked).
         if args.levels is not None:
             raise UsageError(
@@ -91,6 +95,8 @@ def run_fabric_test(args: FabricTestArgs) -> FabricTestResult:
     if ray_plane:
         from aiinfra.net.fabric.ray_plane import line_rate
 
+        if args.nccl and (target.d is None or not target.d.rails):
+            raise UsageError("--nccl measures each rail through its HCA: give --cluster FILE, whose rails name them")
         line_rate(target.d, args.line_gbps)  # bad input is said before any level runs
         _ = args.screen == "all" or _screen(args.screen, 0)
     marks, notes = Marks(), list[str]()
@@ -238,13 +244,33 @@ def _ray_data_plane(
     from aiinfra.net.fabric.report import FabricReport
 
     line = line_rate(target.d, args.line_gbps)  # bad input before connecting
-    result = localise_on_ray(
-        args.ray, target.d, line, None if args.screen == "all" else _screen(args.screen, 0), args.seed
-    )
+    screen = None if args.screen == "all" else _screen(args.screen, 0)
+    if args.nccl:
+        return _nccl_data_plane(args, found, target, marks, notes, line, screen)
+    result = localise_on_ray(args.ray, target.d, line, screen, args.seed)
     notes.extend(result.notes)
     loc = result.loc
     marks.add_faults(loc.faults, loc.nodes, "Ray data plane", loc.suspects)
     return FabricReport.from_localisation(loc, line, found)
+
+
+def _nccl_data_plane(args: FabricTestArgs, found: dict[str, list[Finding]], target: _Target, marks: Marks,
+                     notes: list[str], line: float, screen: int | None) -> FabricReport:
+    """Level 3 through NCCL: rails localised, transports read from NCCL's logs, NVLink inside each node."""
+    from aiinfra.net.fabric.nccl_level import nccl_level
+    from aiinfra.net.fabric.report import FabricReport
+
+    assert target.d is not None
+    level = nccl_level(args.ray, target.d, line, screen, args.seed)
+    notes.extend(level.notes)
+    levels = {**found, "transports": level.transports, "nvlink": level.nvlink}
+    if level.loc is None:
+        report = FabricReport([f for fs in levels.values() for f in fs], levels, line_gb_s=line)
+    else:
+        marks.add_faults(level.loc.faults, level.loc.nodes, "NCCL data plane", level.loc.suspects)
+        report = FabricReport.from_localisation(level.loc, line, levels)
+    report.socket_fallback = level.socket_nodes
+    return report
 
 
 def _simulated_fabric(args: FabricTestArgs, target: _Target) -> Fabric:
