@@ -94,11 +94,14 @@ def transport_findings(where: str, hca: str, log: str, gpudirect: bool) -> list[
     """
     r = parse_nccl_log(log)
     out: list[Finding] = []
-    for f in r.findings:
-        if f.code in ("socket-fallback", "socket-network") and f.severity == "error":
-            out.append(Finding("nccl-socket-fallback", "error", where, f.message, f.action))
-        elif f.code == "ib-without-gdr" and gpudirect:
-            out.append(Finding("nccl-no-gdrdma", "error", where, f.message + " (GPUDirect is configured)", f.action))
+    socket = [f for f in r.findings if f.code in ("socket-fallback", "socket-network") and f.severity == "error"]
+    if socket:  # one per node and rail: the pair's two directions and its channels say the same thing
+        moved = sum(1 for c in r.connections if c.transport == "NET/Socket")
+        out.append(Finding("nccl-socket-fallback", "error", where,
+                           f"NCCL moved this rail's data over NET/Socket ({moved} channel connection(s)): TCP through "
+                           "the kernel, not RDMA", socket[0].action))
+    out += [Finding("nccl-no-gdrdma", "error", where, f.message + " (GPUDirect is configured)", f.action)
+            for f in r.findings if f.code == "ib-without-gdr" and gpudirect]
     wrong = sorted({c.hca for c in r.connections if c.transport == "NET/IB" and c.hca and c.hca.split(":")[0] != hca})
     if wrong:
         out.append(Finding("nccl-wrong-hca", "error", where, f"NCCL sent through {', '.join(wrong)}, not {hca}",

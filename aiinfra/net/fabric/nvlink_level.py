@@ -66,6 +66,7 @@ def nvlink_level(d: ClusterDefinition | None, backend: str = "nccl", expect_gb_s
     out = NvlinkLevel(notes=[f"NVLink: all_reduce {NVLINK_BYTES // 2**30} GiB, {len(result.groups)} node(s) "
                              f"measured ({backend})"])
     for v in result.verdicts:
+        out.notes.append(f"NVLink: {v.group.removeprefix('node ')} {v.collective} {v.busbw:.1f} GB/s: {v.status}")
         if v.failed:
             out.findings.append(Finding(
                 "nvlink-slow", "error", v.group.removeprefix("node "),
@@ -74,7 +75,8 @@ def nvlink_level(d: ClusterDefinition | None, backend: str = "nccl", expect_gb_s
                 "that Fabric Manager runs (NVSwitch systems), and the GPUs' clocks and throttling"))
     for g in result.groups:
         host = g.layout.name.removeprefix("node ")
+        # Only SHM concerns NVLink; the bench's other transport notes (Socket network picked on one node) do not.
         out.findings += [Finding("nvlink-transport", "warning", host, w, "NCCL should use P2P over NVLink inside "
                                  "a node: unset NCCL_P2P_DISABLE / NCCL_P2P_LEVEL and check the topology")
-                         for w in g.transports.get("warnings", [])]
+                         for w in g.transports.get("warnings", []) if "SHM" in w]
     return out
