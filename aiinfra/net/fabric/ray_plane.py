@@ -12,8 +12,8 @@ a TCPStore on the first node of the pair at a port that node found free.
 Rails (gloo): each rail is the definition's ``netdev`` when every node has every rail's interface; otherwise
 every rail shares the interface of the node's Ray address, and the plane measures that as one rail,
 :data:`SHARED_RAIL`, and says so in :attr:`RayDataPlane.notes`. gloo is TCP: over IPoIB or a RoCE netdev it
-measures the interface, not RDMA. NCCL per rail (``NCCL_IB_HCA==<hca>:<port>``) is not built: NCCL reads its
-environment once per process, so each rail would need a process of its own on every node.
+measures the interface, not RDMA. NCCL per rail (``NCCL_IB_HCA==<hca>:<port>``, a process per rail on every
+node) is :mod:`aiinfra.net.fabric.nccl_plane` (``--nccl``).
 
 A test cluster gives its nodes logical GPUs (``num_gpus=N`` on a CPU-only machine): Ray counts them without
 hardware, so the same selection holds there.
@@ -47,8 +47,8 @@ from aiinfra.net.fabric.simulate import FLOOR
 
 SHARED_RAIL = "shared"
 """The one rail measured when the rails share an interface (or the definition names none)."""
-NCCL_NOT_BUILT = ("the Ray data plane measures with gloo only: NCCL per rail (NCCL_IB_HCA==<hca>:<port>) needs "
-                  "a process per rail on every node, since NCCL reads its environment once per process; not built yet")
+GLOO_ONLY = ("this plane measures with gloo only; NCCL per rail (NCCL_IB_HCA==<hca>:<port>, a process per rail on "
+             "every node) is aiinfra.net.fabric.nccl_plane.NcclRailPlane (aiinfra net test --nccl)")
 
 
 class PairActor:
@@ -132,7 +132,7 @@ class RayDataPlane:
               ready_s: float = 300.0) -> RayDataPlane:
         """Connect (unless this process is a Ray driver already) and start one pinned actor per GPU node."""
         if backend != "gloo":
-            raise UsageError(NCCL_NOT_BUILT)
+            raise UsageError(GLOO_ONLY)
         own = connect_ray(address)
         plane = cls([], [], [], [], [], own_ray=own, timeout_s=ready_s)
         try:
