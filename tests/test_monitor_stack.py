@@ -37,7 +37,7 @@ def _chart_defaults() -> dict[str, Any]:
 
 
 def test_golden(golden) -> None:
-    golden("monitor/stack/kube-prometheus-stack-values.yaml", dump(stack_values(OPTS)))
+    golden("monitor/stack/kube-prometheus-stack-values.yaml", dump(stack_values(OPTS, DEFINITION)))
     objects = monitoring_objects(DEFINITION, OPTS)
     for o in objects:  # Ray's generated dashboards are checked fresh by test_monitor_dashboards
         if o["kind"] == "ConfigMap" and o["metadata"]["name"].startswith("aiinfra-dashboard-ray-"):
@@ -49,18 +49,18 @@ def test_golden(golden) -> None:
 
 
 def test_values_keys_exist_in_the_chart() -> None:
-    assert unknown_keys(stack_values(OPTS), _chart_defaults()) == []
+    assert unknown_keys(stack_values(OPTS, DEFINITION), _chart_defaults()) == []
 
 
 def test_unknown_key_is_reported() -> None:
-    bad = merge(stack_values(OPTS), {"prometheus": {"prometheusSpec": {"ruleSelectorNilUsesHelm": False}}})
+    bad = merge(stack_values(OPTS, DEFINITION), {"prometheus": {"prometheusSpec": {"ruleSelectorNilUsesHelm": False}}})
     assert unknown_keys(bad, _chart_defaults()) == ["prometheus.prometheusSpec.ruleSelectorNilUsesHelm"]
 
 
 def test_prometheus_selects_our_objects() -> None:
     defaults = _chart_defaults()
     objects = monitoring_objects(DEFINITION, OPTS)
-    assert unselected(merge(defaults, stack_values(OPTS)), objects, OPTS.release) == []
+    assert unselected(merge(defaults, stack_values(OPTS, DEFINITION)), objects, OPTS.release) == []
     # The pitfall this guards: with the chart's defaults, nothing of ours is picked up.
     missed = unselected(defaults, objects, OPTS.release)
     assert "PrometheusRule/aiinfra-a800-ib" in missed and "PodMonitor/aiinfra-ray" in missed

@@ -168,7 +168,13 @@ def test_values_keys_exist_in_the_charts(name: str, upstream_mirror: Path) -> No
     d = _with(load_definition(ROOT / "clusters" / f"{name}.yaml"), registry="m.local", image_pull_secrets=["s"])
     for release in operator_bundle(d).releases:
         defaults = chart_defaults(upstream_mirror / release.chart.mirror_dir)
-        assert unknown_keys(release.values, defaults) == [], release.chart.name
+        unknown = unknown_keys(release.values, defaults)
+        if release.chart.name == "gpu-operator":
+            # The chart documents dcgmExporter.config (name, create, data) only as a commented example.
+            text = (upstream_mirror / release.chart.mirror_dir / "values.yaml").read_text()
+            assert all(f"# {key}:" in text for key in ("config", "name", "create", "data"))
+            unknown.remove("dcgmExporter.config")
+        assert unknown == [], release.chart.name
 
 
 def test_pins_match_the_mirror(upstream_mirror: Path) -> None:

@@ -1,6 +1,7 @@
 """``aiinfra monitor render|deploy CLUSTER``: the monitoring stack rendered from a definition.
 
 Example:
+    $ aiinfra monitor deploy clusters/a800-ib.yaml --dry-run
     $ aiinfra monitor render clusters/a800-ib.yaml -o out/
     out/kube-prometheus-stack-values.yaml
     out/aiinfra.rules.yaml
@@ -29,10 +30,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     _common(render)
     render.add_argument("-o", "--output", metavar="DIR", help="write files to DIR instead of printing the objects")
     render.set_defaults(func=run_render)
-    deploy = verbs.add_parser("deploy", help="server-side apply the rules, dashboards and monitors")
+    deploy = verbs.add_parser(
+        "deploy", help="install kube-prometheus-stack with the rendered values, then apply the exporter, rules, "
+        "dashboards and monitors (the network setup's deploy path: dry run of everything first)")
     _common(deploy)
     deploy.add_argument("--dry-run", action="store_true", help="let the API server validate, change nothing")
     deploy.add_argument("--kubeconfig")
+    deploy.add_argument("--chart", metavar="PATH", help="a local kube-prometheus-stack chart (air-gapped sites)")
+    deploy.add_argument("--chart-repo", metavar="URL", help="Helm repository or oci:// registry serving the chart")
+    deploy.add_argument("--objects-only", action="store_true",
+                        help="the stack is installed already: apply only aiinfra's objects")
     deploy.set_defaults(func=run_deploy)
 
 
@@ -77,7 +84,7 @@ def run_render(args: argparse.Namespace) -> int:
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
     files = {
-        "kube-prometheus-stack-values.yaml": dump(stack_values(opts)),
+        "kube-prometheus-stack-values.yaml": dump(stack_values(opts, d)),
         RULES_FILE: rules_file(alert_rules(d, opts.thresholds), opts.thresholds),
         "monitoring-objects.yaml": objects,
     }
@@ -88,12 +95,23 @@ def run_render(args: argparse.Namespace) -> int:
 
 
 def run_deploy(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
     from aiinfra.k8s.client import Kube
+    from aiinfra.monitor.exporter_deploy import render_exporter
+    from aiinfra.net.deploy import deploy
+    from aiinfra.net.helm import ChartSource, Helm, pinned_source
+    from aiinfra.net.operator_bundle import OperatorBundle, Release
+    from aiinfra.upstream import KUBE_PROMETHEUS_STACK
 
     d = load_definition(args.cluster)
-    kube = Kube(args.kubeconfig)
-    for obj in monitoring_objects(d, _options(args)):
-        kube.apply(obj, dry_run=args.dry_run)
-        print(f"{obj['kind']}/{obj['metadata']['name']} {'validated (dry run)' if args.dry_run else 'applied'}")
-    print("install the chart with the values of `aiinfra monitor render -o DIR` (helm upgrade --install)")
+    opts = _options(args)
+    if args.chart and not Path(args.chart).exists():
+        raise UsageError(f"--chart {args.chart}: no such chart folder or archive")
+    chart = replace(KUBE_PROMETHEUS_STACK, namespace=opts.namespace, release=opts.release)
+    releases = [] if args.objects_only else [Release(chart, opts.namespace, stack_values(opts, d))]
+    objects = [*render_exporter(d, namespace=opts.namespace), *monitoring_objects(d, opts)]
+    source = ChartSource(str(Path(args.chart).resolve())) if args.chart else pinned_source(chart, args.chart_repo)
+    helm = Helm(kubeconfig=args.kubeconfig)
+    deploy(OperatorBundle(releases, objects), Kube(args.kubeconfig), helm, {chart.name: source}, args.dry_run)
     return 0

@@ -5,7 +5,9 @@ values only pin ``driver.kernelModuleType: open``. The legacy nvidia-peermem
 path sets ``driver.rdma.enabled`` (the driver pod's peermem sidecar) and, when
 the NIC driver is the host's own rather than the operator's container,
 ``driver.rdma.useHostMofed``. The GPU Operator's Node Feature Discovery is off:
-the Network Operator's is the cluster's only one (two of them fight).
+the Network Operator's is the cluster's only one (two of them fight). dcgm-exporter reads aiinfra's counters file
+(:mod:`aiinfra.dcgm_exporter_config`, a ConfigMap the chart creates), which adds the health fields (XID, ECC,
+row remap, NVLink errors) the monitoring's alerts use.
 
 Example:
     >>> from aiinfra.definition import load_definition
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from aiinfra.dcgm_exporter_config import dcgm_exporter_values
 from aiinfra.definition.model import ClusterDefinition, GpuDirect
 from aiinfra.definition.operators import NicDriver
 
@@ -65,6 +68,7 @@ def gpu_operator_values(d: ClusterDefinition) -> dict[str, Any]:
     values: dict[str, Any] = {
         "nfd": {"enabled": False},
         "driver": {"rdma": {"enabled": False, "useHostMofed": False}},
+        **dcgm_exporter_values(),
     }
     mode = d.network.gpudirect
     if mode is GpuDirect.DMABUF:

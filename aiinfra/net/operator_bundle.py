@@ -1,7 +1,7 @@
 """Everything ``aiinfra net deploy`` installs for a definition, checked before anything is rendered.
 
 A bundle is the two chart releases (network-operator, gpu-operator) with
-their values and the custom resources in apply order: the NicClusterPolicy,
+their values and the objects in apply order: the NicClusterPolicy,
 then per rail the IPPool and the network CR (or SR-IOV policy and network).
 Preconditions that a definition can break (a rail without the netdev its
 network needs, a pool too small for the nodes, a Kubernetes version outside

@@ -17,6 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from aiinfra.definition.model import ClusterDefinition
+from aiinfra.monitor.exporter_deploy import node_exporter_values
 from aiinfra.monitor.rules.thresholds import Thresholds
 from aiinfra.monitor.stack.alertmanager import alertmanager_config
 
@@ -51,8 +53,12 @@ def _prometheus_spec(t: Thresholds) -> dict[str, Any]:
     return spec
 
 
-def stack_values(opts: MonitorOptions) -> dict[str, Any]:
-    """Helm values for kube-prometheus-stack (checked key by key against the chart's own values.yaml in tests)."""
+def stack_values(opts: MonitorOptions, d: ClusterDefinition | None = None) -> dict[str, Any]:
+    """Helm values for kube-prometheus-stack (checked key by key against the chart's own values.yaml in tests).
+
+    With the definition, node_exporter gets its InfiniBand, bonding and PCIe device collectors, limited to the rails'
+    HCAs (:func:`aiinfra.monitor.exporter_deploy.node_exporter_values`).
+    """
     glob: dict[str, Any] = {}
     if opts.registry:
         glob["imageRegistry"] = opts.registry
@@ -78,6 +84,8 @@ def stack_values(opts: MonitorOptions) -> dict[str, Any]:
             },
         },
     }
+    if d is not None:
+        values["prometheus-node-exporter"].update(node_exporter_values(d))
     if glob:
         values["global"] = glob
     return values
