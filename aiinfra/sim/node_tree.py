@@ -8,9 +8,13 @@ formats as the kernel writes them:
   ``ports/<n>/state`` '4: ACTIVE', ``phys_state`` '5: LinkUp', ``rate`` '400 Gb/sec (4X NDR)',
   ``link_layer``; ``gids/<i>`` with ``gid_attrs/types/<i>`` and ``gid_attrs/ndevs/<i>`` on RoCE
   (tables cut to 8 slots; on IB ports the attribute files are omitted, as reading them fails there).
-- ``sys/bus/pci/devices/<bdf>`` links, ``numa_node``; ``sys/module/nvidia{,_peermem}``,
-  ``proc/driver/nvidia/version``, ``proc/sys/kernel/osrelease``; a 802.3ad bond in
-  ``proc/net/bonding/<bond>`` (bond_procfs.c layout) and ``sys/class/net/bonding_masters``.
+- ``sys/bus/pci/devices/<bdf>`` links, ``numa_node``, and on bridges the binary ``config`` (4 KiB as root
+  reads it: type 1 header, extended capabilities AER then ACS, ID 0x000D, whose control register
+  :func:`pci_bridge_config` sets); ``sys/module/nvidia{,_peermem}``, ``proc/driver/nvidia/version``,
+  ``proc/sys/kernel/osrelease``, ``proc/cmdline``; a 802.3ad bond in ``proc/net/bonding/<bond>``
+  (bond_procfs.c layout) and ``sys/class/net/bonding_masters``.
+- ``sys/class/net/<netdev>/mtu`` (and ``mode`` 'datagram' on IPoIB), ``proc/self/limits`` (the layout
+  of fs/proc/base.c) and ``proc/self/status`` ``CapEff``.
 
 The test fixtures (tests/fixtures/make_sysfs.py, make_exporter_trees.py) build their machines
 from the same :class:`Tree`.
@@ -48,6 +52,40 @@ ACTIVE, DOWN = ("4: ACTIVE", "5: LinkUp"), ("1: DOWN", "2: Polling")
 SWITCHES = [(0x15, 0), (0x3A, 0), (0x9A, 1), (0xBA, 1)]
 KERNEL = "5.15.0-131-generic"
 BOND_PARTNER_MAC = "b8:59:9f:10:20:30"
+CMDLINE = "BOOT_IMAGE=/boot/vmlinuz-{kernel} root=UUID=5a1f3c2e-8d4b-4f1a-9c6e-2b7d0e9f4a11 ro quiet"
+ROCE_MTU, IPOIB_MTU = 9000, 4092  # jumbo Ethernet; datagram IPoIB on a 4096 IB link MTU
+# Capabilities a worker pod has: the container runtime's default set plus IPC_LOCK (bit 14).
+CAP_EFF_WORKER = "00000000a80465fb"
+_LIMITS = [  # fs/proc/base.c lim_row order; memlock is filled in
+    ("Max cpu time", "unlimited", "unlimited", "seconds"), ("Max file size", "unlimited", "unlimited", "bytes"),
+    ("Max data size", "unlimited", "unlimited", "bytes"), ("Max stack size", "8388608", "unlimited", "bytes"),
+    ("Max core file size", "0", "unlimited", "bytes"), ("Max resident set", "unlimited", "unlimited", "bytes"),
+    ("Max processes", "unlimited", "unlimited", "processes"), ("Max open files", "1048576", "1048576", "files"),
+    ("Max locked memory", "", "", "bytes"), ("Max address space", "unlimited", "unlimited", "bytes"),
+    ("Max file locks", "unlimited", "unlimited", "locks"), ("Max pending signals", "2061424", "2061424", "signals"),
+    ("Max msgqueue size", "819200", "819200", "bytes"), ("Max nice priority", "0", "0", ""),
+    ("Max realtime priority", "0", "0", ""), ("Max realtime timeout", "unlimited", "unlimited", "us"),
+]  # fmt: skip
+ACS_CAP_OFFSET = 0x148
+
+
+def pci_bridge_config(acs_ctrl: int = 0) -> bytes:
+    """A bridge's 4 KiB config space: a PCIe switch port (type 1 header) with an AER capability at 0x100 and
+    an ACS capability (ID 0x000D) at 0x148 whose control register holds ``acs_ctrl`` (0: ACS off, as NCCL wants).
+
+    Example:
+        >>> cfg = pci_bridge_config(0x1D)
+        >>> len(cfg), cfg[0x100:0x102].hex(), cfg[0x148:0x14A].hex(), cfg[0x14E]
+        (4096, '0100', '0d00', 29)
+    """
+    cfg = bytearray(4096)
+    cfg[0:4] = (0x10B5 | 0xC030 << 16).to_bytes(4, "little")  # vendor, device (a Broadcom PEX switch port)
+    cfg[0x0E] = 0x01  # header type 1: bridge
+    cfg[0x100:0x104] = (0x0001 | 2 << 16 | ACS_CAP_OFFSET << 20).to_bytes(4, "little")  # AER v2, next: ACS
+    cfg[ACS_CAP_OFFSET : ACS_CAP_OFFSET + 4] = (0x000D | 1 << 16).to_bytes(4, "little")  # ACS v1, last
+    cfg[ACS_CAP_OFFSET + 4 : ACS_CAP_OFFSET + 6] = (0x005F).to_bytes(2, "little")  # capability: SV TB RR CR UF DT
+    cfg[ACS_CAP_OFFSET + 6 : ACS_CAP_OFFSET + 8] = acs_ctrl.to_bytes(2, "little")
+    return bytes(cfg)
 _SPEEDS = {25: "1X EDR", 50: "2X HDR", 100: "4X EDR", 200: "4X HDR", 400: "4X NDR", 800: "4X XDR"}
 
 
@@ -62,6 +100,11 @@ class Tree:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text if text.endswith("\n") else text + "\n")
 
+    def write_bytes(self, rel: str, data: bytes) -> None:
+        path = self.root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+
     def link(self, rel: str, target_rel: str) -> None:
         path = self.root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -74,17 +117,23 @@ class Tree:
             bdf = chain[depth - 1]
             self.write(f"{rel}/numa_node", str(numa))
             self.write(f"{rel}/class", cls if depth == len(chain) else "0x060400")
+            if depth < len(chain) and not (self.root / f"{rel}/config").exists():
+                self.write_bytes(f"{rel}/config", pci_bridge_config())
             if not (self.root / f"sys/bus/pci/devices/{bdf}").is_symlink():
                 self.link(f"sys/bus/pci/devices/{bdf}", rel)
         return "sys/devices/" + "/".join(chain)
 
-    def netdev(self, dev_rel: str, name: str, dev_port: int) -> None:
+    def netdev(self, dev_rel: str, name: str, dev_port: int, mtu: int = 1500, ipoib: bool = False) -> None:
         self.write(f"{dev_rel}/net/{name}/dev_port", str(dev_port))
         self.write(f"{dev_rel}/net/{name}/operstate", "up")
+        self.write(f"{dev_rel}/net/{name}/mtu", str(mtu))
+        if ipoib:
+            self.write(f"{dev_rel}/net/{name}/mode", "datagram")
         self.link(f"sys/class/net/{name}", f"{dev_rel}/net/{name}")
 
-    def virtual_netdev(self, name: str) -> None:
+    def virtual_netdev(self, name: str, mtu: int = 1500) -> None:
         self.write(f"sys/devices/virtual/net/{name}/operstate", "up")
+        self.write(f"sys/devices/virtual/net/{name}/mtu", str(mtu))
         self.link(f"sys/class/net/{name}", f"sys/devices/virtual/net/{name}")
 
     def hca(self, dev_rel: str, name: str, port: dict[str, str], gids: list[GidSpec], number: int = 1) -> None:
@@ -104,8 +153,27 @@ class Tree:
         self.write("proc/driver/nvidia/version", banner)
         self.write("sys/module/nvidia/version", version)
         self.write("proc/sys/kernel/osrelease", kernel)
+        self.write("proc/cmdline", CMDLINE.format(kernel=kernel))
         if peermem:
             self.write("sys/module/nvidia_peermem/initstate", "live")
+
+    def process(self, memlock: str = "unlimited", cap_eff: str = CAP_EFF_WORKER) -> None:
+        """``proc/self/limits`` with ``memlock`` as soft and hard 'Max locked memory' and ``CapEff`` in status."""
+        rows = ["Limit                     Soft Limit           Hard Limit           Units     "]
+        for name, soft, hard, unit in _LIMITS:
+            soft, hard = (memlock, memlock) if name == "Max locked memory" else (soft, hard)
+            rows.append(f"{name:<26}{soft:<21}{hard:<21}{unit:<10}")
+        self.write("proc/self/limits", "\n".join(rows))
+        self.write("proc/self/status", f"Name:\tpython3\nCapInh:\t0000000000000000\nCapPrm:\t{cap_eff}\n"
+                   f"CapEff:\t{cap_eff}\nCapBnd:\t{cap_eff}\nCapAmb:\t0000000000000000")
+
+    def iommu(self, dev_rel: str, group: int, kind: str = "DMA-FQ", unit: str = "dmar0") -> None:
+        """Put the device at ``dev_rel`` in IOMMU group ``group`` of type ``kind`` ('identity' is passthrough)."""
+        self.write(f"sys/kernel/iommu_groups/{group}/type", kind)
+        self.link(f"{dev_rel}/iommu_group", f"sys/kernel/iommu_groups/{group}")
+        self.write(f"sys/devices/virtual/iommu/{unit}/intel-iommu/version", "1:0")
+        if not (self.root / f"sys/class/iommu/{unit}").is_symlink():
+            self.link(f"sys/class/iommu/{unit}", f"sys/devices/virtual/iommu/{unit}")
 
 
 def switch_group(t: Tree, rc: int, numa: int, hca_bdf: str | None = None) -> tuple[list[str], str]:
@@ -207,7 +275,7 @@ def _rails(t: Tree, d: ClusterDefinition, node_index: int) -> None:
         bus = int(dev.rsplit("/", 1)[1].split(":")[1], 16)
         ethernet = rail.link_layer == LinkLayer.ETHERNET
         ifname = rail.netdev or (f"enp{bus}s0np0" if ethernet else f"ibp{bus}s0")
-        t.netdev(dev, ifname, rail.port - 1)
+        t.netdev(dev, ifname, rail.port - 1, ROCE_MTU if ethernet else IPOIB_MTU, ipoib=not ethernet)
         port = {"state": ACTIVE[0], "phys_state": ACTIVE[1], "rate": _rate(rail), "link_layer": rail.link_layer.value}
         eui = f"a288:c2ff:fe{node_index % 256:02x}:{0x10 + i:04x}"
         t.hca(dev, rail.hca, port, _gids(rail, ifname, rail_ipv4(d, i, node_index), eui), rail.port)
@@ -238,4 +306,5 @@ def write_node_tree(d: ClusterDefinition, node_index: int, root: Path) -> Path:
         t.driver(PROPRIETARY_535, "535.129.03", KERNEL, peermem=True)
     else:
         t.driver(OPEN_570, "570.124.06", KERNEL, peermem=False)
+    t.process()
     return root

@@ -31,7 +31,7 @@ from aiinfra.definition.model import ClusterDefinition
 from aiinfra.findings import Finding, by_severity, failed
 from aiinfra.node.discovery import NodeInventory
 
-__all__ = ["Finding", "NodeCheck", "check_node", "failed", "node_check", "registered_checks"]
+__all__ = ["Finding", "NodeCheck", "check_node", "failed", "node_check", "registered_checks", "uses_rdma"]
 
 CheckFn = Callable[[NodeInventory, ClusterDefinition | None, Mapping[str, str]], list[Finding]]
 
@@ -64,6 +64,16 @@ def node_check(name: str, order: int) -> Callable[[CheckFn], CheckFn]:
         return fn
 
     return add
+
+
+def uses_rdma(inv: NodeInventory, d: ClusterDefinition | None) -> bool:
+    """True when the node's jobs move data over RDMA: the definition has rails, else some port is ACTIVE.
+
+    Example:
+        >>> uses_rdma(NodeInventory("/", (), (), {}, None, ()), None)  # type: ignore[arg-type]
+        False
+    """
+    return bool(d.rails) if d is not None else any(p.active for dev in inv.rdma for p in dev.ports)
 
 
 def registered_checks() -> list[NodeCheck]:

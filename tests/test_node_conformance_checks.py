@@ -1,0 +1,69 @@
+"""Node checks behind the exporter's conformance gauges: memlock, MTU, IOMMU, ACS, driver versions.
+
+Each case copies a generated fixture tree (tests/fixtures/make_sysfs.py) and changes what the kernel
+would show on a misconfigured node, with the writer of aiinfra/sim/node_tree.py.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from aiinfra.definition.loader import load_definition
+from aiinfra.definition.model import ClusterDefinition
+from aiinfra.node.checks import Finding, check_node
+from aiinfra.node.discovery import NodeInventory, discover_node
+from aiinfra.node.gpu import RecordedNvml
+from aiinfra.sim.node_tree import CAP_EFF_WORKER, Tree
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "tests" / "fixtures"
+NVML = {"a800-ib": "a800-8gpu", "roce-h100": "h100-8gpu", "h200-vm": "2xh200"}
+DEFINITION = {"a800-ib": "a800-ib", "roce-h100": "roce"}
+DEFAULT_CAPS = "00000000a80425fb"  # the container runtime's default set: no IPC_LOCK
+
+
+def copy(machine: str, tmp_path: Path) -> Path:
+    root = tmp_path / machine
+    shutil.copytree(FIXTURES / "sysfs" / machine, root, symlinks=True)
+    return root
+
+
+def node(machine: str, root: Path, recording: dict | None = None) -> NodeInventory:
+    rec = recording or json.loads((FIXTURES / "nvml" / f"{NVML[machine]}.json").read_text())
+    return discover_node(root, nvml=RecordedNvml(rec))
+
+
+def cluster(machine: str) -> ClusterDefinition:
+    return load_definition(ROOT / "clusters" / f"{DEFINITION[machine]}.yaml")
+
+
+def found(machine: str, root: Path, with_definition: bool = True) -> list[tuple[str, str, str]]:
+    findings: list[Finding] = check_node(node(machine, root), cluster(machine) if with_definition else None)
+    return [(f.code, f.severity, f.device) for f in findings]
+
+
+def test_memlock_limited_without_ipc_lock_is_an_error(tmp_path: Path) -> None:
+    root = copy("a800-ib", tmp_path)
+    Tree(root).process(memlock="8388608", cap_eff=DEFAULT_CAPS)
+    assert found("a800-ib", root) == [("memlock-limited", "error", "process")]
+    finding = check_node(node("a800-ib", root), cluster("a800-ib"))[0]
+    assert "soft 8 MiB, hard 8 MiB" in finding.message and "ulimit -l unlimited" in finding.action
+
+
+def test_memlock_limited_with_ipc_lock_or_unlimited_passes(tmp_path: Path) -> None:
+    root = copy("a800-ib", tmp_path)
+    Tree(root).process(memlock="65536", cap_eff=CAP_EFF_WORKER)
+    assert found("a800-ib", root) == []
+    Tree(root).process(memlock="unlimited", cap_eff=DEFAULT_CAPS)
+    assert found("a800-ib", root) == []
+
+
+def test_memlock_unreadable_is_info_and_no_rdma_means_no_check(tmp_path: Path) -> None:
+    root = copy("a800-ib", tmp_path)
+    (root / "proc/self/limits").unlink()
+    assert found("a800-ib", root) == [("memlock-unknown", "info", "process")]
+    vm = copy("h200-vm", tmp_path)
+    Tree(vm).process(memlock="8388608", cap_eff=DEFAULT_CAPS)
+    assert [c for c, _, _ in found("h200-vm", vm, with_definition=False)] == ["no-rdma"]
