@@ -67,3 +67,35 @@ def test_memlock_unreadable_is_info_and_no_rdma_means_no_check(tmp_path: Path) -
     vm = copy("h200-vm", tmp_path)
     Tree(vm).process(memlock="8388608", cap_eff=DEFAULT_CAPS)
     assert [c for c, _, _ in found("h200-vm", vm, with_definition=False)] == ["no-rdma"]
+
+
+def test_roce_rail_mtu_below_4200_is_an_error(tmp_path: Path) -> None:
+    root = copy("roce-h100", tmp_path)
+    (root / "sys/class/net/enp26s0np0/mtu").write_text("1500\n")
+    assert found("roce-h100", root) == [
+        ("roce-mtu-low", "error", "mlx5_0:1 (enp26s0np0)"),
+        ("rail-mtu-mixed", "warning", "rails"),
+    ]
+    message = check_node(node("roce-h100", root), cluster("roce-h100"))[0].message
+    assert "active_mtu 1024" in message
+
+
+def test_ipoib_rail_mtu_below_the_link_is_a_warning(tmp_path: Path) -> None:
+    root = copy("a800-ib", tmp_path)
+    (root / "sys/class/net/ibp26s0/mtu").write_text("2044\n")
+    assert found("a800-ib", root) == [("ipoib-mtu-low", "warning", "mlx5_2:1 (ibp26s0)"), ("rail-mtu-mixed", "warning", "rails")]
+    (root / "sys/class/net/ibp26s0/mode").write_text("connected\n")  # connected mode carries up to 65520
+    assert found("a800-ib", root) == [("rail-mtu-mixed", "warning", "rails")]
+
+
+def test_bond_member_mtu_differs_from_the_bond(tmp_path: Path) -> None:
+    from aiinfra.sim.node_tree import write_node_tree
+
+    d = load_definition(ROOT / "clusters" / "roce.yaml")
+    root = write_node_tree(d, 0, tmp_path / "n0")
+    inv = discover_node(root, nvml=RecordedNvml(json.loads((FIXTURES / "nvml" / "h100-8gpu.json").read_text())))
+    assert [f.code for f in check_node(inv, d) if f.code.startswith("bond")] == []
+    (root / "sys/class/net/eno2/mtu").write_text("9000\n")
+    assert [(f.code, f.device) for f in check_node(inv, d) if f.code.startswith("bond")] == [
+        ("bond-mtu-mismatch", "bond0/eno2")
+    ]

@@ -192,6 +192,7 @@ def bond(t: Tree, members: list[tuple[str, str]], odd_member: str | None = None,
     """bond0 in 802.3ad over ``members`` (name, device path); ``odd_member`` lands in aggregator 2 without
     partner (switch ports not in one LAG)."""
     t.write("sys/devices/virtual/net/bond0/operstate", "up")
+    t.write("sys/devices/virtual/net/bond0/mtu", "1500")
     t.link("sys/class/net/bond0", "sys/devices/virtual/net/bond0")
     t.write("sys/class/net/bonding_masters", "bond0")
     t.write("sys/devices/virtual/net/bond0/bonding/slaves", " ".join(m for m, _ in members))
