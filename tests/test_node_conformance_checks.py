@@ -83,7 +83,8 @@ def test_roce_rail_mtu_below_4200_is_an_error(tmp_path: Path) -> None:
 def test_ipoib_rail_mtu_below_the_link_is_a_warning(tmp_path: Path) -> None:
     root = copy("a800-ib", tmp_path)
     (root / "sys/class/net/ibp26s0/mtu").write_text("2044\n")
-    assert found("a800-ib", root) == [("ipoib-mtu-low", "warning", "mlx5_2:1 (ibp26s0)"), ("rail-mtu-mixed", "warning", "rails")]
+    low = ("ipoib-mtu-low", "warning", "mlx5_2:1 (ibp26s0)")
+    assert found("a800-ib", root) == [low, ("rail-mtu-mixed", "warning", "rails")]
     (root / "sys/class/net/ibp26s0/mode").write_text("connected\n")  # connected mode carries up to 65520
     assert found("a800-ib", root) == [("rail-mtu-mixed", "warning", "rails")]
 

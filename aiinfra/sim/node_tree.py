@@ -86,6 +86,8 @@ def pci_bridge_config(acs_ctrl: int = 0) -> bytes:
     cfg[ACS_CAP_OFFSET + 4 : ACS_CAP_OFFSET + 6] = (0x005F).to_bytes(2, "little")  # capability: SV TB RR CR UF DT
     cfg[ACS_CAP_OFFSET + 6 : ACS_CAP_OFFSET + 8] = acs_ctrl.to_bytes(2, "little")
     return bytes(cfg)
+
+
 _SPEEDS = {25: "1X EDR", 50: "2X HDR", 100: "4X EDR", 200: "4X HDR", 400: "4X NDR", 800: "4X XDR"}
 
 
@@ -164,8 +166,11 @@ class Tree:
             soft, hard = (memlock, memlock) if name == "Max locked memory" else (soft, hard)
             rows.append(f"{name:<26}{soft:<21}{hard:<21}{unit:<10}")
         self.write("proc/self/limits", "\n".join(rows))
-        self.write("proc/self/status", f"Name:\tpython3\nCapInh:\t0000000000000000\nCapPrm:\t{cap_eff}\n"
-                   f"CapEff:\t{cap_eff}\nCapBnd:\t{cap_eff}\nCapAmb:\t0000000000000000")
+        self.write(
+            "proc/self/status",
+            f"Name:\tpython3\nCapInh:\t0000000000000000\nCapPrm:\t{cap_eff}\n"
+            f"CapEff:\t{cap_eff}\nCapBnd:\t{cap_eff}\nCapAmb:\t0000000000000000",
+        )
 
     def iommu(self, dev_rel: str, group: int, kind: str = "DMA-FQ", unit: str = "dmar0") -> None:
         """Put the device at ``dev_rel`` in IOMMU group ``group`` of type ``kind`` ('identity' is passthrough)."""

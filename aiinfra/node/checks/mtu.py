@@ -72,18 +72,30 @@ def check_mtu(inv: NodeInventory, d: ClusterDefinition | None) -> list[Finding]:
         by_layer.setdefault(rail.link_layer, {})[port.netdev] = mtu
         where = f"{rail.hca}:{rail.port} ({port.netdev})"
         if rail.link_layer == LinkLayer.ETHERNET and mtu < ROCE_MIN_NETDEV_MTU:
-            out.append(Finding("roce-mtu-low", "error", where,
-                               f"MTU {mtu} gives RDMA active_mtu {roce_active_mtu(mtu)}, not 4096 (needs >= "
-                               f"{ROCE_MIN_NETDEV_MTU}): peers with another active_mtu fail or hang",
-                               f"set the rail's MTU to 9000 (or at least 4200) on the node and its switch ports, "
-                               f"the same on every node: `ip link set {port.netdev} mtu 9000` and the host netplan"))  # fmt: skip
+            out.append(
+                Finding(
+                    "roce-mtu-low",
+                    "error",
+                    where,
+                    f"MTU {mtu} gives RDMA active_mtu {roce_active_mtu(mtu)}, not 4096 (needs >= "
+                    f"{ROCE_MIN_NETDEV_MTU}): peers with another active_mtu fail or hang",
+                    f"set the rail's MTU to 9000 (or at least 4200) on the node and its switch ports, "
+                    f"the same on every node (`ip link set {port.netdev} mtu 9000`, host netplan)",
+                )
+            )
         ipoib_limit = IB_LINK_MTU - IPOIB_HEADER
         datagram = read(net / port.netdev / "mode") != "connected"
         if rail.link_layer == LinkLayer.INFINIBAND and datagram and mtu < ipoib_limit:
-            out.append(Finding("ipoib-mtu-low", "warning", where,
-                               f"IPoIB MTU {mtu} in datagram mode is below {ipoib_limit} (4096 link MTU less the "
-                               "IPoIB header): TCP over this rail sends smaller packets",
-                               f"set the rail's MTU to {ipoib_limit} in the host network (aiinfra net host)"))  # fmt: skip
+            out.append(
+                Finding(
+                    "ipoib-mtu-low",
+                    "warning",
+                    where,
+                    f"IPoIB MTU {mtu} in datagram mode is below {ipoib_limit} (4096 link MTU less the "
+                    "IPoIB header): TCP over this rail sends smaller packets",
+                    f"set the rail's MTU to {ipoib_limit} in the host network",
+                )
+            )
     for layer, mtus in sorted(by_layer.items()):
         if len(set(mtus.values())) > 1:
             shown = ", ".join(f"{n} {m}" for n, m in sorted(mtus.items()))
@@ -100,9 +112,15 @@ def _bond_members(net: Path) -> list[Finding]:
         for member in read(net / bond / "bonding" / "slaves").split():
             mtu = _mtu(net, member)
             if bond_mtu is not None and mtu is not None and mtu != bond_mtu:
-                out.append(Finding("bond-mtu-mismatch", "warning", f"{bond}/{member}",
-                                   f"member MTU {mtu} differs from {bond}'s {bond_mtu}",
-                                   f"set the MTU on {bond} only (members follow it) and match the switch's LAG"))  # fmt: skip
+                out.append(
+                    Finding(
+                        "bond-mtu-mismatch",
+                        "warning",
+                        f"{bond}/{member}",
+                        f"member MTU {mtu} differs from {bond}'s {bond_mtu}",
+                        f"set the MTU on {bond} only (members follow it), as on the switch",
+                    )
+                )
     return out
 
 
