@@ -100,3 +100,18 @@ def test_bond_member_mtu_differs_from_the_bond(tmp_path: Path) -> None:
     assert [(f.code, f.device) for f in check_node(inv, d) if f.code.startswith("bond")] == [
         ("bond-mtu-mismatch", "bond0/eno2")
     ]
+
+
+def test_iommu_translation_on_a_gpu_and_a_rail_hca(tmp_path: Path) -> None:
+    root = copy("a800-ib", tmp_path)
+    t = Tree(root)
+    gpu0 = (root / "sys/bus/pci/devices/0000:18:00.0").resolve().relative_to(root)
+    hca = (root / "sys/bus/pci/devices/0000:1a:00.0").resolve().relative_to(root)
+    t.iommu(str(gpu0), 17, "DMA-FQ")
+    t.iommu(str(hca), 18, "identity")  # passthrough: fine
+    (root / "proc/cmdline").write_text("BOOT_IMAGE=/boot/vmlinuz ro intel_iommu=on\n")
+    assert found("a800-ib", root) == [("iommu-translation", "error", "GPU0 (0000:18:00.0)")]
+    message = check_node(node("a800-ib", root), cluster("a800-ib"))[0].message
+    assert "DMA-FQ" in message and "dmar0" in message and "intel_iommu=on" in message
+    t.iommu(str(gpu0), 17, "identity")
+    assert found("a800-ib", root) == []

@@ -175,7 +175,8 @@ class Tree:
     def iommu(self, dev_rel: str, group: int, kind: str = "DMA-FQ", unit: str = "dmar0") -> None:
         """Put the device at ``dev_rel`` in IOMMU group ``group`` of type ``kind`` ('identity' is passthrough)."""
         self.write(f"sys/kernel/iommu_groups/{group}/type", kind)
-        self.link(f"{dev_rel}/iommu_group", f"sys/kernel/iommu_groups/{group}")
+        if not (self.root / f"{dev_rel}/iommu_group").is_symlink():
+            self.link(f"{dev_rel}/iommu_group", f"sys/kernel/iommu_groups/{group}")
         self.write(f"sys/devices/virtual/iommu/{unit}/intel-iommu/version", "1:0")
         if not (self.root / f"sys/class/iommu/{unit}").is_symlink():
             self.link(f"sys/class/iommu/{unit}", f"sys/devices/virtual/iommu/{unit}")
