@@ -115,3 +115,24 @@ def test_iommu_translation_on_a_gpu_and_a_rail_hca(tmp_path: Path) -> None:
     assert "DMA-FQ" in message and "dmar0" in message and "intel_iommu=on" in message
     t.iommu(str(gpu0), 17, "identity")
     assert found("a800-ib", root) == []
+
+
+def test_acs_redirect_on_a_switch_port_between_gpu_and_hca(tmp_path: Path) -> None:
+    from aiinfra.sim.node_tree import pci_bridge_config
+
+    root = copy("a800-ib", tmp_path)
+    port = root / "sys/bus/pci/devices/0000:17:02.0/config"  # the switch's downstream port above mlx5_2
+    port.write_bytes(pci_bridge_config(0x1D))  # what Linux's pci_std_enable_acs sets: SV RR CR UF
+    assert found("a800-ib", root) == [("acs-redirect", "error", "0000:17:02.0 (GPU0-mlx5_2)")]
+    message = check_node(node("a800-ib", root), cluster("a800-ib"))[0].message
+    assert "ACSCtl: SrcValid+ ReqRedir+ CmpltRedir+ UpstreamFwd+" in message
+    port.write_bytes(pci_bridge_config(0x01))  # source validation alone keeps P2P on the switch
+    assert found("a800-ib", root) == []
+
+
+def test_acs_unreadable_config_space_is_info(tmp_path: Path) -> None:
+    root = copy("a800-ib", tmp_path)
+    for config in (root / "sys/devices").rglob("config"):
+        config.write_bytes(config.read_bytes()[:64])  # what a process without CAP_SYS_ADMIN reads
+    assert found("a800-ib", root) == [("acs-unchecked", "info", "node")]
+    assert found("a800-ib", root, with_definition=False) == [("acs-unchecked", "info", "node")]
