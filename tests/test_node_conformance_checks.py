@@ -136,3 +136,18 @@ def test_acs_unreadable_config_space_is_info(tmp_path: Path) -> None:
         config.write_bytes(config.read_bytes()[:64])  # what a process without CAP_SYS_ADMIN reads
     assert found("a800-ib", root) == [("acs-unchecked", "info", "node")]
     assert found("a800-ib", root, with_definition=False) == [("acs-unchecked", "info", "node")]
+
+
+def test_mixed_hca_firmware_and_nvidia_module_mismatch(tmp_path: Path) -> None:
+    root = copy("a800-ib", tmp_path)
+    for i in range(2, 6):
+        (root / f"sys/class/infiniband/mlx5_{i}/fw_ver").write_text("20.39.1002\n")
+    assert found("a800-ib", root) == []
+    (root / "sys/class/infiniband/mlx5_4/fw_ver").write_text("20.35.2000\n")
+    (root / "sys/module/nvidia/version").write_text("550.54.15\n")  # the banner says 535.129.03
+    assert found("a800-ib", root) == [
+        ("nvidia-driver-mismatch", "error", "node"),
+        ("hca-firmware-mixed", "warning", "rails"),
+    ]
+    message = next(f.message for f in check_node(node("a800-ib", root), cluster("a800-ib")) if f.severity == "warning")
+    assert "mlx5_4 20.35.2000" in message

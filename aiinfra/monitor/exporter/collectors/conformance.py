@@ -8,7 +8,7 @@ NVML; the answers change on the scale of maintenance, not scrapes), and exports 
 
 Example:
     >>> sorted(c.name for c in registered_checks() if c.name not in SKIPPED)
-    ['gpu-model', 'gpudirect', 'gpus', 'rails', 'socket-ifname']
+    ['acs', 'driver-versions', 'gpu-model', 'gpudirect', 'gpus', 'iommu', 'memlock', 'mtu', 'rails', 'socket-ifname']
 """
 
 from __future__ import annotations
