@@ -222,13 +222,13 @@ def test_committed_trees_match_the_script(tmp_path: Path) -> None:
         )
 
 
-def _snapshot(root: Path) -> dict[str, str]:
-    # Files by content, symlinks by target; links are not followed (they loop back up the tree).
-    out = {}
+def _snapshot(root: Path) -> dict[str, str | bytes]:
+    # Files by content (binary PCI config space as bytes), symlinks by target; links are not followed.
+    out: dict[str, str | bytes] = {}
     for path in root.rglob("*"):
         rel = str(path.relative_to(root))
         if path.is_symlink():
             out[rel] = "-> " + str(path.readlink())
         elif path.is_file():
-            out[rel] = path.read_text()
+            out[rel] = path.read_bytes()
     return out
