@@ -22,6 +22,11 @@ NODE_SIDE = [
     "aiinfra.net.host_apply",
     "aiinfra.net.host_verify",
     "aiinfra.cli.net.host",
+    # The metrics exporter (DaemonSet on every GPU node): its package, the collectors it loads, and the
+    # module behind the ``aiinfra-exporter`` console script.
+    "aiinfra.monitor.exporter",
+    "aiinfra.monitor.exporter.exporter",
+    "aiinfra.cli.exporter",
 ]
 HEAVY = ("ray", "torch", "kubernetes")
 
