@@ -4,6 +4,7 @@ Kubernetes client (import-linter checks the static imports; this checks what rea
 from __future__ import annotations
 
 import json
+import pkgutil
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+COLLECTORS = str(ROOT / "aiinfra" / "monitor" / "exporter" / "collectors")
 
 NODE_SIDE = [
     "aiinfra.node.discovery",
@@ -22,12 +24,19 @@ NODE_SIDE = [
     "aiinfra.net.host_apply",
     "aiinfra.net.host_verify",
     "aiinfra.cli.net.host",
+    # The metrics exporter (DaemonSet on every GPU node), the module behind the ``aiinfra-exporter``
+    # console script, and every collector (imported by the exporter at run time, so named here).
+    "aiinfra.monitor.exporter.exporter",
+    "aiinfra.cli.exporter",
+    pytest.param(", ".join(f"aiinfra.monitor.exporter.collectors.{m.name}" for m in pkgutil.iter_modules([COLLECTORS])),
+                 id="aiinfra.monitor.exporter.collectors.*"),
 ]
 HEAVY = ("ray", "torch", "kubernetes")
 
 
 def heavy_modules_after_import(module: str) -> list[str]:
-    """Top-level heavy packages loaded after ``import module`` in a fresh interpreter."""
+    """Top-level heavy packages loaded after ``import module`` (one name or several, comma-separated)
+    in a fresh interpreter."""
     code = f"import sys, json, {module}; print(json.dumps(sorted({{m.split('.')[0] for m in sys.modules}})))"
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     return [m for m in json.loads(out.stdout) if m in HEAVY]

@@ -27,20 +27,40 @@ def venv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     yield home / "venv" / "bin"
 
 
+def outside_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """This environment without PYTHONPATH: a checkout on it would shadow the installed wheel."""
+    return {**{k: v for k, v in os.environ.items() if k != "PYTHONPATH"}, **(extra or {})}
+
+
 def run(bindir: Path, *args: str, env: dict[str, str] | None = None, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [str(bindir / "aiinfra"), *args], cwd=cwd, capture_output=True, text=True, env={**os.environ, **(env or {})},
-        timeout=300,
+        [str(bindir / "aiinfra"), *args], cwd=cwd, capture_output=True, text=True, env=outside_env(env), timeout=300,
     )  # fmt: skip
 
 
+def python(bindir: Path, code: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(bindir / "python"), "-c", code], cwd=cwd, capture_output=True, text=True,
+                          env=outside_env(), timeout=300)  # fmt: skip
+
+
 def test_the_installed_package_is_the_wheel(venv: Path, tmp_path: Path) -> None:
-    out = subprocess.run([str(venv / "python"), "-c", "import aiinfra; print(aiinfra.__file__)"],
-                         cwd=tmp_path, capture_output=True, text=True, check=True)  # fmt: skip
-    assert "site-packages" in out.stdout and str(ROOT) not in out.stdout
-    code = "from aiinfra.sim.tools import pinned_modules as p; print(p())"
-    gomod = subprocess.run([str(venv / "python"), "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True)
+    out = python(venv, "import aiinfra; print(aiinfra.__file__)", tmp_path)
+    assert "site-packages" in out.stdout and str(ROOT) not in out.stdout, out.stderr
+    gomod = python(venv, "from aiinfra.sim.tools import pinned_modules as p; print(p())", tmp_path)
     assert "github.com/ray-project/kuberay/ray-operator" in gomod.stdout
+
+
+def test_launch_default_definition_ships_with_the_wheel(venv: Path, tmp_path: Path) -> None:
+    # launch()'s default must resolve from any directory, read from the installed package.
+    code = ("import inspect, aiinfra; default = inspect.signature(aiinfra.launch).parameters['cluster'].default; "
+            "d = aiinfra.load_definition(default); print(default); print(d.name, d.backend)")
+    out = python(venv, code, tmp_path)
+    assert out.returncode == 0, out.stderr
+    path, loaded = out.stdout.splitlines()
+    assert "site-packages" in path and str(ROOT) not in path
+    assert loaded == "local local"
+    validated = run(venv, "validate", path, cwd=tmp_path)
+    assert validated.returncode == 0, validated.stderr
 
 
 def test_validate_and_render_from_the_wheel(venv: Path, tmp_path: Path) -> None:

@@ -13,11 +13,10 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from aiinfra.bench.bandwidth import size_sweep
-from aiinfra.bench.spec import MeasureSpec
+from aiinfra.bench.spec import MODES, MeasureSpec
 from aiinfra.definition.model import ClusterDefinition
 from aiinfra.errors import UsageError
 
-MODES = ("intra", "rail", "job")
 DEFAULT_SIZES = {"nccl": size_sweep(2**20, 4 * 2**30), "gloo": size_sweep(2**10, 2**20, 4)}
 """1 MiB-4 GiB on GPUs (the plateau needs >= 1 GiB, R4); 1 KiB-1 MiB on CPU, seconds with gloo."""
 # Set by the GPU machines this project tests on, and by careful operators: NVLink multicast

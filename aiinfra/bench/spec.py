@@ -11,6 +11,10 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+MODES = ("intra", "rail", "job")
+"""Which GPUs a benchmark groups: each node's NVLink, one GPU per node per rail, or the whole job.
+Plain data here so the command line offers them without loading the definition model."""
+
 
 @dataclass(frozen=True)
 class MeasureSpec:

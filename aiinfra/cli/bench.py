@@ -16,6 +16,7 @@ import re
 import sys
 from pathlib import Path
 
+from aiinfra.bench.spec import MODES
 from aiinfra.errors import UsageError
 
 
@@ -32,7 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--sizes", nargs="+", metavar="SIZE",
                    help="sizes (1M 16M 4G) or a sweep MIN:MAX[:FACTOR] (default 1M:4G on GPUs, 1K:1M on CPU)")
     p.add_argument("--gpus", type=int, help="processes, one per GPU (default: every GPU; 2 on CPU)")
-    p.add_argument("--mode", choices=("intra", "rail", "job"), default="intra",
+    p.add_argument("--mode", choices=MODES, default="intra",
                    help="intra: each node's NVLink; rail: one GPU per node per rail; job: all GPUs (default intra)")
     p.add_argument("--cluster", metavar="FILE", help="cluster definition giving the expected NVLink and rail rates")
     p.add_argument("--backend", choices=("nccl", "gloo"), help="default: nccl when GPUs are there, else gloo")

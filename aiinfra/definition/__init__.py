@@ -9,7 +9,7 @@ Example:
     'a800-ib'
 """
 
-from aiinfra.definition.loader import load_definition
+from aiinfra.definition.loader import DEFAULT_DEFINITION, load_definition
 from aiinfra.definition.model import ClusterDefinition, definition_from_env
 
-__all__ = ["ClusterDefinition", "definition_from_env", "load_definition"]
+__all__ = ["DEFAULT_DEFINITION", "ClusterDefinition", "definition_from_env", "load_definition"]

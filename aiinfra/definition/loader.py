@@ -27,12 +27,17 @@ from aiinfra.definition.safe_yaml import YamlInputError, parse_yaml
 from aiinfra.definition.yaml_tree import Loc, dotted, key_problems, line_of, loc_of
 from aiinfra.errors import DefinitionError, Problem
 
+# The embedded default (a local Ray cluster on this machine) ships inside the package, so an installed
+# aiinfra finds it from any directory; the checkout's clusters/local.yaml is a link to this one file.
+DEFAULT_DEFINITION = Path(__file__).resolve().parent / "local.yaml"
 
 def load_definition(path: str | Path) -> ClusterDefinition:
     """Load and validate a cluster definition, raising DefinitionError on bad input.
 
     Example:
         >>> load_definition("clusters/local.yaml").backend
+        'local'
+        >>> load_definition(DEFAULT_DEFINITION).name
         'local'
     """
     return load(Path(path))

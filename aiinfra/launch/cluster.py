@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
-from aiinfra.definition.loader import load_definition
+from aiinfra.definition.loader import DEFAULT_DEFINITION, load_definition
 from aiinfra.definition.model import ClusterDefinition
 from aiinfra.errors import AiinfraError, ClusterNotFound, LaunchTimeout, UsageError
 from aiinfra.launch.job import Job
@@ -161,7 +161,7 @@ class Cluster:
 
 
 def launch(
-    cluster: str | Path | ClusterDefinition = "clusters/local.yaml",
+    cluster: str | Path | ClusterDefinition = DEFAULT_DEFINITION,
     workers: int | None = None,
     name: str | None = None,
     namespace: str | None = None,
@@ -172,6 +172,9 @@ def launch(
     preflight: bool = True,
 ) -> Cluster:
     """Create a Ray cluster from a definition and (by default) wait until it is ready.
+
+    Without ``cluster`` it runs the embedded default shipped in the package
+    (``aiinfra.definition.DEFAULT_DEFINITION``: local Ray processes on this machine).
 
     When a cluster named ``name`` already runs from the same definition (and worker count,
     when ``workers`` is given), launch() re-attaches to it instead (``cluster.reattached``),
@@ -251,7 +254,7 @@ def connect(name: str, namespace: str | None = None, cluster: str | Path | None 
         >>> c = aiinfra.connect("demo")  # doctest: +SKIP
     """
     if name in local_cluster_names():
-        source = cluster or local_definition_path(name) or "clusters/local.yaml"
+        source = cluster or local_definition_path(name) or DEFAULT_DEFINITION
         d = load_definition(source)
         return Cluster(d, LocalRayBackend.attach(d, name))
     from aiinfra.k8s.client import Kube

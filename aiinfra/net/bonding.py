@@ -19,6 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from aiinfra.node import sysfs  # bounded reads of regular files only: a damaged /sys cannot block them
+
 ZERO_MAC = "00:00:00:00:00:00"
 SAMPLE = """Bonding Mode: IEEE 802.3ad Dynamic link aggregation
 MII Status: up
@@ -143,22 +145,22 @@ def read_sysfs_bond(root: Path, bond: str) -> BondStatus | None:
     base = root / "sys" / "class" / "net" / bond / "bonding"
     if not base.is_dir():
         return None
-    mode = _read(base / "mode").split(" ")[0]  # '802.3ad 4'
+    mode = sysfs.read(base / "mode").split(" ")[0]  # '802.3ad 4'
     status = BondStatus(
         mode="IEEE 802.3ad Dynamic link aggregation" if mode == "802.3ad" else mode,
-        mii_status=_read(base / "mii_status"),
-        transmit_hash_policy=_read(base / "xmit_hash_policy"),
-        lacp_rate=_read(base / "lacp_rate").split(" ")[0],
-        active_aggregator=_int(_read(base / "ad_aggregator")),
-        partner_mac=_read(base / "ad_partner_mac").lower(),
+        mii_status=sysfs.read(base / "mii_status"),
+        transmit_hash_policy=sysfs.read(base / "xmit_hash_policy"),
+        lacp_rate=sysfs.read(base / "lacp_rate").split(" ")[0],
+        active_aggregator=_int(sysfs.read(base / "ad_aggregator")),
+        partner_mac=sysfs.read(base / "ad_partner_mac").lower(),
     )
-    for name in _read(base / "slaves").split():
+    for name in sysfs.read(base / "slaves").split():
         slave = root / "sys" / "class" / "net" / name / "bonding_slave"
         status.members.append(BondMember(
             name=name,
-            mii_status=_read(slave / "mii_status"),
-            permanent_mac=_read(slave / "perm_hwaddr").lower(),
-            aggregator_id=_int(_read(slave / "ad_aggregator_id")),
+            mii_status=sysfs.read(slave / "mii_status"),
+            permanent_mac=sysfs.read(slave / "perm_hwaddr").lower(),
+            aggregator_id=_int(sysfs.read(slave / "ad_aggregator_id")),
             # sysfs has no churn state; the partner is the aggregator's
             partner_mac=status.partner_mac,
         ))
@@ -174,10 +176,3 @@ def _int(value: str) -> int | None:
         return int(value)
     except ValueError:
         return None
-
-
-def _read(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8").strip()
-    except OSError:
-        return ""

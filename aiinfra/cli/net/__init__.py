@@ -4,7 +4,7 @@ Each module of this package adds its subcommands through ``register(net_sub)``,
 like the command modules one level up. Modules import their library code
 inside the handlers: ``aiinfra net apply`` runs on a bare node (python3 and
 PyYAML), so importing this package must not pull pydantic's users, Ray, torch
-or the Kubernetes client (tests/net/test_node_imports.py checks it).
+or the Kubernetes client (tests/net/test_cli_and_imports.py and tests/test_layers.py check it).
 
 Example:
     $ aiinfra net render clusters/a800-ib.yaml -o rendered/

@@ -27,15 +27,23 @@ from pathlib import Path
 
 def register(net_sub: argparse._SubParsersAction) -> None:
     """Add ``test`` to the ``net`` group's subparsers."""
-    from aiinfra.contract import FABRIC_FAILED_KEY
-    from aiinfra.net.fabric.simulate import SCENARIOS
-
     p = net_sub.add_parser(
         "test",
         help="fabric test: find the slow node, rail or link by pairing nodes",
         description="Measure node pairs per rail, re-pair suspects with known-good nodes, "
         "and name the slow node, rail or link. Exit 0 pass, 1 findings, 2 bad input.",
     )
+    _add_target_options(p)
+    _add_marking_options(p)
+    _add_data_plane_options(p)
+    p.add_argument("--json", metavar="FILE", help="write the report as JSON")
+    p.add_argument("--html", metavar="FILE", help="write a self-contained HTML report")
+    p.add_argument("--metrics", metavar="FILE", help="write findings as a Prometheus textfile (*.prom)")
+    p.set_defaults(func=run)
+
+
+def _add_target_options(p: argparse.ArgumentParser) -> None:
+    """What is tested: the definition's cluster (levels 1-2), a Ray cluster (levels 2-3), which levels."""
     p.add_argument(
         "--cluster",
         metavar="FILE",
@@ -66,6 +74,12 @@ def register(net_sub: argparse._SubParsersAction) -> None:
     p.add_argument("--levels", help="levels to run, e.g. 1,2 (default: all that the arguments allow)")
     p.add_argument("--namespace", help="namespace of the node-check Jobs (default: the definition's ray.namespace)")
     p.add_argument("--node-timeout", type=float, default=300.0, help="seconds to wait for the node checks")
+
+
+def _add_marking_options(p: argparse.ArgumentParser) -> None:
+    """Marking the nodes found bad (and clearing the nodes found good)."""
+    from aiinfra.contract import FABRIC_FAILED_KEY
+
     p.add_argument(
         "--label",
         action="store_true",
@@ -76,6 +90,12 @@ def register(net_sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help=f"taint nodes found bad {FABRIC_FAILED_KEY}=<codes>:NoSchedule; nodes found good lose it",
     )
+
+
+def _add_data_plane_options(p: argparse.ArgumentParser) -> None:
+    """Level 3 without a Ray cluster: a simulated fabric or namespaces on this machine, and the screening."""
+    from aiinfra.net.fabric.simulate import SCENARIOS
+
     where = p.add_mutually_exclusive_group()
     where.add_argument(
         "--simulate",
@@ -94,10 +114,6 @@ def register(net_sub: argparse._SubParsersAction) -> None:
     p.add_argument("--scenario", choices=SCENARIOS, default="none", help="faults to inject (--simulate)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--screen", default="2", help="screening rounds, or 'all' to measure every pair (default 2)")
-    p.add_argument("--json", metavar="FILE", help="write the report as JSON")
-    p.add_argument("--html", metavar="FILE", help="write a self-contained HTML report")
-    p.add_argument("--metrics", metavar="FILE", help="write findings as a Prometheus textfile (*.prom)")
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
