@@ -52,6 +52,39 @@ DASHBOARD = {
 }
 
 
+def lost_in_grafanas_model(doc: dict[str, object]) -> list[str]:
+    """Key paths of a dashboard that Grafana's dashboard model (grafana-foundation-sdk) does not keep."""
+    from grafana_foundation_sdk.cog.encoder import JSONEncoder
+    from grafana_foundation_sdk.models.dashboard import Dashboard
+
+    back = json.loads(json.dumps(Dashboard.from_json(doc), cls=JSONEncoder))
+
+    def walk(a: object, b: object, path: str) -> list[str]:
+        if isinstance(a, dict):
+            if not isinstance(b, dict):
+                return [f"{path}: not an object"]
+            return [p for k, v in a.items() for p in ([f"{path}.{k}"] if k not in b else walk(v, b[k], f"{path}.{k}"))]
+        if isinstance(a, list):
+            if not isinstance(b, list) or len(a) != len(b):
+                return [f"{path}: not the same list"]
+            return [p for i, (x, y) in enumerate(zip(a, b, strict=True)) for p in walk(x, y, f"{path}[{i}]")]
+        return []
+
+    return walk(doc, back, "")
+
+
+@pytest.mark.parametrize("uid", sorted(all_dashboards()))
+def test_every_key_survives_grafanas_dashboard_model(uid: str) -> None:
+    assert lost_in_grafanas_model(json.loads(dashboard_json()[uid])) == []
+
+
+def test_a_key_grafana_does_not_know_is_found() -> None:
+    doc = json.loads(dashboard_json()["aiinfra-gpu"])
+    doc["templating"]["list"][0]["definition"] = "x"
+    doc["panels"][0]["gridPos"]["depth"] = 3
+    assert sorted(lost_in_grafanas_model(doc)) == [".panels[0].gridPos.depth", ".templating.list[0].definition"]
+
+
 def test_committed_json_is_fresh() -> None:
     expected = dashboard_json()
     if os.environ.get("UPDATE_GOLDEN") == "1":

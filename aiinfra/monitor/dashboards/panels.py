@@ -1,8 +1,9 @@
 """Grafana panel and dashboard builders: plain dicts in the dashboard JSON model.
 
-grafana-foundation-sdk was considered: its newest Python flavour is 11.6 while
-kube-prometheus-stack 88.5.3 deploys Grafana 13.2, and it is published with epoch-stamped
-versions; plain dicts checked against a JSON schema (tests) keep the output stable instead.
+Plain dicts keep the committed JSON stable and readable; the tests check them against Grafana's own
+dashboard model, the types grafana-foundation-sdk generates from Grafana's schema (its "next" flavour,
+the nearest to the Grafana 13.2 that kube-prometheus-stack 88.5.3 deploys; the 11.x flavours are older):
+every key must survive a round trip through its ``Dashboard``.
 
 Example:
     >>> from aiinfra.monitor.dashboards.panels import timeseries
@@ -125,7 +126,6 @@ def variable(name: str, query: str, multi: bool = True) -> dict[str, Any]:
         "type": "query",
         "datasource": DATASOURCE,
         "query": {"query": query, "refId": name},
-        "definition": query,
         "refresh": 2,
         "includeAll": multi,
         "multi": multi,
