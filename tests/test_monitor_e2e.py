@@ -6,7 +6,8 @@ node_exporter textfile directory. After a healthy baseline, six faults go into s
 (port down, 4X -> 2X width, bond member in another aggregator, bond member down, fatal XID, pending row
 remap) and the report gets a slow rail and NCCL on sockets; every fault's alert must fire on its node,
 the healthy node must show nothing but the dcgm-exporter alerts (:data:`NO_DCGM`), and every query of the
-cluster, GPU, InfiniBand and bond boards must return data except the panels in :data:`DCGM_ONLY`.
+cluster, GPU, InfiniBand and bond boards (and the Ray board's fabric-test panels) must return data except
+the panels in :data:`DCGM_ONLY`.
 Shipped intervals: scrape 5 s, evaluation 5 s (fabric-test group 30 s), shipped ``for`` values.
 
 AIINFRA_RECORD=1 writes the fault -> firing seconds to benchmarks/results/alert_e2e-<date>.txt;
@@ -40,6 +41,8 @@ DCGM_ONLY = {
     ("aiinfra-gpu", "DCGM health (0 pass, 10 warn, 20 fail)"): "DCGM_EXP_GPU_HEALTH_STATUS: dcgm-exporter only",
 }
 """Panels whose every series comes from dcgm-exporter, which needs a GPU and its driver (none here)."""
+FABRIC_PANELS = ("Fabric test: rail bandwidth / expected (node x rail)", "Fabric test: NCCL over sockets")
+"""The Ray board's fabric-test panels (textfile metrics, which the process-node test does not scrape)."""
 
 
 @pytest.fixture(scope="module")
@@ -88,14 +91,16 @@ def test_every_dashboard_query_returns_data(stack: tuple[FaultStack, dict[str, o
     s, _ = stack
     boards = all_dashboards()
     empty, exempt_with_data = [], []
-    for uid in BOARDS:
-        for title, query in panel_queries(boards[uid]):
-            result = s.query(expand_query(query))
-            if (uid, title) in DCGM_ONLY:
-                if result:
-                    exempt_with_data.append((uid, title))
-            elif not result:
-                empty.append((uid, title, expand_query(query)))
+    fabric = [("aiinfra-ray", t, q) for t, q in panel_queries(boards["aiinfra-ray"]) if t in FABRIC_PANELS]
+    assert len(fabric) == len(FABRIC_PANELS)
+    panels = [(board, t, q) for board in BOARDS for t, q in panel_queries(boards[board])] + fabric
+    for uid, title, query in panels:
+        result = s.query(expand_query(query))
+        if (uid, title) in DCGM_ONLY:
+            if result:
+                exempt_with_data.append((uid, title))
+        elif not result:
+            empty.append((uid, title, expand_query(query)))
     assert empty == [], "panels without data:\n" + "\n".join(map(str, empty))
     assert exempt_with_data == [], f"exempt panels that have data now: {exempt_with_data}"
 
