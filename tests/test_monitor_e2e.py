@@ -1,138 +1,119 @@
-"""End to end with a real Prometheus: rendered rules fire on injected faults, stay quiet on a healthy node,
-and every dashboard panel query is accepted by the server.
+"""End to end: fixture trees -> node_exporter and the aiinfra exporter -> Prometheus -> alerts and panels.
 
-The scrape target is a local endpoint serving node_exporter/aiinfra-exporter formatted series
-(node_exporter over fixture trees is the exporter issue's part).
+One Prometheus per module (tests/monitor/fault_stack.py): seven nodes, each a healthy hgx-4hdr-bond
+tree with its own node_exporter and ``python -m aiinfra exporter``, plus the network test's report in a
+node_exporter textfile directory. After a healthy baseline, six faults go into six nodes at once
+(port down, 4X -> 2X width, bond member in another aggregator, bond member down, fatal XID, pending row
+remap) and the report gets a slow rail and NCCL on sockets; every fault's alert must fire on its node,
+the healthy node must show nothing but the dcgm-exporter alerts (:data:`NO_DCGM`), and every query of the
+cluster, GPU, InfiniBand and bond boards (and the Ray board's fabric-test panels) must return data except
+the panels in :data:`DCGM_ONLY`.
+Shipped intervals: scrape 5 s, evaluation 5 s (fabric-test group 30 s), shipped ``for`` values.
+
+AIINFRA_RECORD=1 writes the fault -> firing seconds to benchmarks/results/alert_e2e-<date>.txt;
+AIINFRA_DOCS_PNG=1 renders the four boards from this Prometheus into docs/images/.
 """
 
 from __future__ import annotations
 
-import http.server
-import json
-import socket
-import subprocess
-import threading
+import datetime
+import os
 import time
-import urllib.parse
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import yaml
+from monitor.fault_stack import HEALTHY, NO_DCGM, FaultStack
 from monitor_tools import tool
 
-from aiinfra.definition import load_definition
 from aiinfra.monitor.dashboards import all_dashboards, expand_query, panel_queries
-from aiinfra.monitor.rules import Thresholds, alert_rules
-from aiinfra.monitor.rules.render import rules_file
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFINITION = load_definition(ROOT / "clusters" / "a800-ib.yaml")
-FAULTS = {"IbPortDown", "IbRateDegraded", "GpuXidFatal", "BondMemberDown", "BondMemberWrongAggregator"}
+BOARDS = ("aiinfra-cluster", "aiinfra-gpu", "aiinfra-infiniband", "aiinfra-bond")
+DCGM_ONLY = {
+    ("aiinfra-cluster", "GPU utilization by node"): "DCGM_FI_DEV_GPU_UTIL: dcgm-exporter only",
+    ("aiinfra-cluster", "GPU power by node"): "DCGM_FI_DEV_POWER_USAGE: dcgm-exporter only",
+    ("aiinfra-gpu", "Temperature"): "DCGM_FI_DEV_GPU_TEMP: dcgm-exporter only",
+    ("aiinfra-gpu", "Power"): "DCGM_FI_DEV_POWER_USAGE: dcgm-exporter only",
+    ("aiinfra-gpu", "Utilization"): "DCGM_FI_DEV_GPU_UTIL: dcgm-exporter only",
+    ("aiinfra-gpu", "Volatile ECC errors"): "DCGM_FI_DEV_ECC_{DBE,SBE}_VOL_TOTAL: dcgm-exporter only",
+    ("aiinfra-gpu", "PCIe replays"): "DCGM_FI_DEV_PCIE_REPLAY_COUNTER: dcgm-exporter only",
+    ("aiinfra-gpu", "DCGM health (0 pass, 10 warn, 20 fail)"): "DCGM_EXP_GPU_HEALTH_STATUS: dcgm-exporter only",
+}
+"""Panels whose every series comes from dcgm-exporter, which needs a GPU and its driver (none here)."""
+FABRIC_PANELS = ("Fabric test: rail bandwidth / expected (node x rail)", "Fabric test: NCCL over sockets")
+"""The Ray board's fabric-test panels (textfile metrics, which the process-node test does not scrape)."""
+LOAD_DEPENDENT = {"ExporterScrapeSlow"}
+"""Pending (one scrape over 3.2 s) can happen on a loaded CI machine; firing (for 1m) still fails the test."""
 
 
-def _exposition(faulty: bool) -> str:
-    lines = []
-    for i, rail in enumerate(DEFINITION.rails):
-        labels = f'device="{rail.hca}",port="{rail.port}"'
-        full = rail.rate_gbps * 1e9 / 8
-        state, phys, rate = (1, 3, full) if faulty and i == 0 else (4, 5, full / 2 if faulty and i == 1 else full)
-        lines += [
-            f"node_infiniband_state_id{{{labels}}} {state}",
-            f"node_infiniband_physical_state_id{{{labels}}} {phys}",
-            f"node_infiniband_rate_bytes_per_second{{{labels}}} {rate:.0f}",
-            f'aiinfra_infiniband_port_info{{{labels},rail="{rail.name}"}} 1',
-            f'aiinfra_infiniband_port_expected_rate_bytes_per_second{{{labels},rail="{rail.name}"}} {full:.0f}',
-        ]
-    lines += [
-        'node_bonding_slaves{master="bond0"} 2',
-        f'node_bonding_active{{master="bond0"}} {1 if faulty else 2}',
-        f'aiinfra_bond_slave_aggregator_mismatch{{bond="bond0",slave="eth1"}} {1 if faulty else 0}',
-    ]
-    lines += [f'DCGM_FI_DEV_GPU_TEMP{{gpu="{g}"}} 40' for g in range(8)]
-    if faulty:
-        lines.append('aiinfra_gpu_xid_errors_total{gpu="3",xid="79"} 1')
-    return "\n".join(lines) + "\n"
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture
-def prometheus(tmp_path: Path) -> Iterator[tuple[int, dict[str, str]]]:
-    binary = tool("prometheus")
-    state = {"text": _exposition(False)}
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Type", "text/plain; version=0.0.4")
-            self.end_headers()
-            self.wfile.write(state["text"].encode())
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", _port()), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    t = Thresholds()
-    (tmp_path / "rules.yaml").write_text(rules_file(alert_rules(DEFINITION), t))
-    target = {"targets": [f"127.0.0.1:{server.server_address[1]}"], "labels": {"node": "gpu-1"}}
-    config = {
-        "global": {"scrape_interval": t.scrape_interval, "evaluation_interval": t.evaluation_interval},
-        "rule_files": [str(tmp_path / "rules.yaml")],
-        "scrape_configs": [{"job_name": "node-exporter", "static_configs": [target]}],
-    }
-    (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
-    web = _port()
-    proc = subprocess.Popen(
-        [
-            binary,
-            f"--config.file={tmp_path}/prometheus.yml",
-            f"--storage.tsdb.path={tmp_path}/data",
-            f"--web.listen-address=127.0.0.1:{web}",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[FaultStack, dict[str, object]]]:
+    tools = {name: tool(name) for name in ("prometheus", "node_exporter")}
+    s = FaultStack(tmp_path_factory.mktemp("monitor-e2e"), tools)
     try:
-        yield web, state
+        s.start()
+        time.sleep(20)  # four evaluations: a healthy alert with `for: 10s` would be firing by now
+        baseline = s.alerts("firing", "pending")
+        s.inject()
+        fired = s.wait_firing()
+        yield s, {"baseline": baseline, "fired": fired}
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-        server.shutdown()
+        s.stop()
 
 
-def _get(port: int, path: str, **params: str) -> dict:
-    url = f"http://127.0.0.1:{port}{path}?{urllib.parse.urlencode(params)}"
-    with urllib.request.urlopen(url, timeout=10) as r:
-        return dict(json.load(r))
+def _record(s: FaultStack, fired: dict[tuple[str, str], float]) -> None:
+    lines = [f"{alert:28s} {node:18s} {secs:5.1f} s" for (alert, node), secs in sorted(fired.items())]
+    print("fault -> firing (scrape 5s, evaluation 5s, fabric-test group 30s, shipped `for`):", *lines, sep="\n")
+    if os.environ.get("AIINFRA_RECORD") == "1":
+        out = ROOT / "benchmarks" / "results" / f"alert_e2e-{datetime.date.today()}.txt"
+        head = [
+            "tests/test_monitor_e2e.py: node_exporter + aiinfra exporter per fixture tree, real Prometheus,",
+            "shipped rules, scrape 5s, evaluation 5s (fabric-test group 30s); fault -> firing per alert and node:",
+            f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs",
+        ]
+        out.write_text("\n".join([*head, *lines]) + "\n")
 
 
-def _firing(port: int) -> set[str]:
-    return {a["labels"]["alertname"] for a in _get(port, "/api/v1/alerts")["data"]["alerts"] if a["state"] == "firing"}
+def test_each_fault_fires_its_alert_and_the_healthy_node_none(stack: tuple[FaultStack, dict[str, object]]) -> None:
+    s, seen = stack
+    fired: dict[tuple[str, str], float] = seen["fired"]  # type: ignore[assignment]
+    _record(s, fired)
+    before = {(a, n) for a, n in seen["baseline"] if a not in {*NO_DCGM, *LOAD_DEPENDENT}}  # type: ignore[attr-defined]
+    assert before == set(), f"firing or pending before any fault: {sorted(before)}"
+    want = {(a, n) for n, alerts in s.expected().items() for a in alerts}
+    assert {"FabricTestRailBelowTarget", "FabricTestNcclOnSockets"} <= {a for a, _ in want}
+    assert want - set(fired) == set(), f"did not fire within 150 s: {sorted(want - set(fired))}"
+    firing, pending = ({a for a, n in s.alerts(state) if n == HEALTHY} for state in ("firing", "pending"))
+    healthy = firing | (pending - LOAD_DEPENDENT)
+    assert healthy - set(NO_DCGM) == set(), f"healthy node alerts: {healthy - set(NO_DCGM)}"
+    assert set(NO_DCGM) <= healthy, "the dcgm-exporter exemption is stale"  # DcgmExporterMissing holds 1m
 
 
-def test_faults_fire_healthy_is_quiet_and_panels_query(prometheus: tuple[int, dict[str, str]]) -> None:
-    port, state = prometheus
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if _get(port, "/api/v1/query", query="up")["data"]["result"]:
-                break
-        except OSError:
-            pass
-        time.sleep(1)
-    time.sleep(25)  # several healthy evaluations
-    assert _firing(port) == set()
-    for title, query in (q for d in all_dashboards().values() for q in panel_queries(d)):
-        assert _get(port, "/api/v1/query", query=expand_query(query))["status"] == "success", title
-    state["text"] = _exposition(True)
-    deadline = time.monotonic() + 90
-    while not _firing(port) >= FAULTS and time.monotonic() < deadline:
-        time.sleep(1)
-    assert _firing(port) >= FAULTS
+def test_every_dashboard_query_returns_data(stack: tuple[FaultStack, dict[str, object]]) -> None:
+    s, _ = stack
+    boards = all_dashboards()
+    empty, exempt_with_data = [], []
+    fabric = [("aiinfra-ray", t, q) for t, q in panel_queries(boards["aiinfra-ray"]) if t in FABRIC_PANELS]
+    assert len(fabric) == len(FABRIC_PANELS)
+    panels = [(board, t, q) for board in BOARDS for t, q in panel_queries(boards[board])] + fabric
+    for uid, title, query in panels:
+        result = s.query(expand_query(query))
+        if (uid, title) in DCGM_ONLY:
+            if result:
+                exempt_with_data.append((uid, title))
+        elif not result:
+            empty.append((uid, title, expand_query(query)))
+    assert empty == [], "panels without data:\n" + "\n".join(map(str, empty))
+    assert exempt_with_data == [], f"exempt panels that have data now: {exempt_with_data}"
+
+
+@pytest.mark.skipif(os.environ.get("AIINFRA_DOCS_PNG") != "1", reason="AIINFRA_DOCS_PNG=1 renders the docs' PNGs")
+def test_render_dashboard_pngs(stack: tuple[FaultStack, dict[str, object]]) -> None:
+    from monitor.dashboard_png import render_png
+
+    s, _ = stack
+    time.sleep(30)  # some history after the faults for the time series
+    for uid in BOARDS:
+        counts = render_png(s.url, uid, ROOT / "docs" / "images" / f"dashboard-{uid.removeprefix('aiinfra-')}.png", 3)
+        assert any(counts.values()), uid

@@ -148,19 +148,35 @@ def _nvlink(t: Thresholds) -> list[Alert]:
         Alert(
             "GpuNvlinkDown",
             "gpu",
-            f"{m.NVLINK_STATE} == 0",
+            # A800's NVML reports 12 links with 4 fused off: a link is down only while fewer are up than the
+            # definition's NVLink bandwidth implies (aiinfra_gpu_nvlink_links_expected).
+            f"{m.NVLINK_STATE} == 0 and on (node, gpu) "
+            f"(sum by (node, gpu) ({m.NVLINK_STATE}) < on (node, gpu) {m.NVLINK_EXPECTED})",
             t.fast_for,
             Severity.CRITICAL,
             "NVLink {{ $labels.link }} of {{ $labels.node }} GPU {{ $labels.gpu }} is down",
-            "An NVLink link is inactive: all-reduce inside the node falls back to slower paths or hangs.",
+            "An NVLink link is inactive and fewer links are up than the definition's NVLink bandwidth implies: "
+            "all-reduce inside the node falls back to slower paths or hangs.",
             check="nvidia-smi nvlink -s; nvidia-smi -q -d FABRIC (fabric manager state); dmesg for XID 74 and SXIDs.",
             action="Drain; restart nvidia-fabricmanager and reset the "
             "GPUs; reboot; RMA the baseboard if it stays down.",
             check_zh="nvidia-smi nvlink -s；nvidia-smi -q -d "
             "FABRIC（Fabric Manager 状态）；dmesg 中的 XID 74 与 SXID。",
             action_zh="驱逐节点；重启 nvidia-fabricmanager 并重置 GPU；重启节点；仍断开则更换基板 (RMA)。",
-            fires=Case(((f"{m.NVLINK_STATE}{{{link}}}", "1 0x10"),), "20s", (who,)),
-            quiet=Case(((f"{m.NVLINK_STATE}{{{link}}}", "1x10"),), "40s"),
+            fires=Case(
+                ((f"{m.NVLINK_STATE}{{{link}}}", "1 0x10"), (f'{m.NVLINK_EXPECTED}{{node="gpu-1",gpu="3"}}', "1x10")),
+                "20s",
+                (who,),
+            ),
+            # A fused-off link (A800: 8 of 12 expected) beside a full set of live ones stays quiet.
+            quiet=Case(
+                (
+                    (f"{m.NVLINK_STATE}{{{link}}}", "0x10"),
+                    (f'{m.NVLINK_STATE}{{node="gpu-1",gpu="3",link="0"}}', "1x10"),
+                    (f'{m.NVLINK_EXPECTED}{{node="gpu-1",gpu="3"}}', "1x10"),
+                ),
+                "40s",
+            ),
         ),
         Alert(
             "GpuNvlinkErrors",

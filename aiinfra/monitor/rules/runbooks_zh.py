@@ -27,7 +27,8 @@ DESCRIPTIONS_ZH = {
     "GpuPcieReplays": "10 分钟内 PCIe 重传超过 10 次：GPU 与其 PCIe 交换芯片之间存在信号完整性问题。",
     "GpuPcieDowntrained": "PCIe 链路协商的宽度低于 GPU 支持的宽度（例如 x8 而非 x16），主机与 GPUDirect 带宽减半。"
     "链路代数在空闲时为省电而下降，不告警。",
-    "GpuNvlinkDown": "某条 NVLink 链路未激活：节点内的 all-reduce 退回较慢的路径或挂起。",
+    "GpuNvlinkDown": "某条 NVLink 链路未激活，且激活的链路少于集群定义的 NVLink 带宽所对应的数量："
+    "节点内的 all-reduce 退回较慢的路径或挂起。",
     "GpuNvlinkErrors": "NVLink CRC、重传或恢复错误增加：XID 74 的先兆。",
     "GpuHealthFailing": "DCGM 被动健康监视报告 FAIL（监视项 ALL 包含 XID 79 和 95）。",
     "GpuHealthWarning": "DCGM 被动健康监视报告 WARN。",
