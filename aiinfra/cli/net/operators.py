@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from aiinfra.cli.arguments import output_dir, write_files
 from aiinfra.errors import UsageError
 
 if TYPE_CHECKING:
@@ -33,7 +34,8 @@ def register(net: argparse._SubParsersAction) -> None:
     p = net.add_parser("render-operators", help="print (or write to -o DIR) the operators' values and resources")
     _common(p)
     p.add_argument("--kube-version", help="Kubernetes version of the target cluster (checked against the charts)")
-    p.add_argument("-o", "--output", metavar="DIR", help="write DIR/<definition>-operators.yaml instead of printing")
+    p.add_argument("-o", "--output", metavar="DIR", type=output_dir,
+                   help="write DIR/<definition>-operators.yaml instead of printing")
     p.set_defaults(func=run_render)
     p = net.add_parser("deploy", help="install the Network Operator and GPU Operator and wait for the rails")
     _common(p)
@@ -105,11 +107,8 @@ def run_render(args: argparse.Namespace) -> int:
     d = _definition(args)
     text = bundle_yaml(operator_bundle(d, args.kube_version))
     if args.output:
-        out = Path(args.output)
-        out.mkdir(parents=True, exist_ok=True)
-        path = out / f"{d.name}-operators.yaml"
-        path.write_text(text, encoding="utf-8")
-        print(path)
+        for path in write_files(args.output, {f"{d.name}-operators.yaml": text}, "-o"):
+            print(path)
     else:
         print(text, end="")
     return 0
