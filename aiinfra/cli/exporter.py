@@ -65,7 +65,7 @@ def build_exporter(args: argparse.Namespace) -> Exporter:
 
         try:
             nvml: object = ReplayNvml(json.loads(Path(args.nvml_recording).read_text(encoding="utf-8")))
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, RecursionError) as exc:  # RecursionError: JSON nested too deep
             raise UsageError(f"--nvml-recording {args.nvml_recording}: {exc}") from None
     else:
         from aiinfra.monitor.exporter.nvml_session import pynvml

@@ -119,7 +119,7 @@ def _plan(args: argparse.Namespace) -> NodePlan:
     if args.plan:
         try:
             plan = NodePlan.from_json(Path(args.plan).read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, RecursionError) as exc:  # RecursionError: JSON nested too deep
             raise UsageError(f"--plan {args.plan}: {exc}") from None
         if args.node and args.node != plan.node:
             raise UsageError(f"--plan {args.plan} is for node {plan.node}, not {args.node}")

@@ -82,7 +82,17 @@ def _definition(args: argparse.Namespace) -> ClusterDefinition:
         update["image_pull_secrets"] = args.pull_secret
     if args.driver:
         update["driver"] = NicDriver(args.driver)
-    ops = d.operators.model_validate({**d.operators.model_dump(), **update})
+    from pydantic import ValidationError
+
+    try:
+        ops = d.operators.model_validate({**d.operators.model_dump(), **update})
+    except ValidationError as exc:
+        # A value given on the command line that the definition's schema refuses: name the option.
+        options = {"registry": "--registry", "chart_repository": "--chart-repo", "nodes": "--nodes",
+                   "image_pull_secrets": "--pull-secret", "driver": "--driver"}
+        first = exc.errors()[0]
+        option = options.get(str(first["loc"][0]), str(first["loc"][0])) if first["loc"] else "an option"
+        raise UsageError(f"{option}: {first['msg']} (got {first.get('input')!r:.80})") from None
     return d.model_copy(update={"operators": ops})
 
 
