@@ -85,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             server = make_server(exporter, host, port)
         except (OSError, ValueError) as exc:  # a host that does not resolve or encode (UnicodeError)
-            raise UsageError(f"--listen {host}:{port}: {exc.strerror or exc}") from None
+            raise UsageError(f"--listen {host}:{port}: {getattr(exc, 'strerror', None) or exc}") from None
         threading.Thread(target=server.serve_forever, name="http", daemon=True).start()
         print(f"aiinfra exporter: serving /metrics on {host}:{port}", file=sys.stderr, flush=True)
         done = threading.Event()
