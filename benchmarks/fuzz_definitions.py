@@ -3,7 +3,9 @@
 Runs N mutated cluster definitions (mutations of clusters/*.yaml: byte flips, truncation,
 tag injection, other encodings, alias bombs, deep nesting, type swaps, odd keys, control
 characters) through ``aiinfra validate``, then M bad argument sets for every command
-(validate, render, node check, nccl env, nccl log, bench, launch/status/submit/logs/down/sim),
+(validate, render, node check, nccl env, nccl log, bench, launch/status/submit/logs/down/sim,
+net render, net render-operators, net apply/verify, net test/deploy/undeploy, monitor render,
+monitor deploy, exporter: every group of ``tests/bad_input.COMMANDS``),
 all in-process through ``aiinfra.cli.main(argv)`` with a seeded generator (tests/bad_input.py,
 the same generators the CI test drives with hypothesis).
 

@@ -394,6 +394,116 @@ def args_clusters(c: Chooser, ws: Workspace) -> list[str]:
     )
 
 
+def _outputs(ws: Workspace) -> list[str]:
+    """Places a command is asked to write to: a file, under a file, /proc, /dev/null, '', a folder, fine."""
+    return [str(ws.existing_file), str(ws.existing_file / "sub"), "/proc/aiinfra-x", "/proc/aiinfra-x/y",
+            "/dev/null", "", "x\x00y", str(ws.root / "a-directory.yaml"), str(ws.out_dir)]
+
+
+def _some_options(c: Chooser, options: dict[str, list[str]]) -> list[str]:
+    argv: list[str] = []
+    for name, values in options.items():
+        if c.integer(0, 2) == 0:
+            argv += [name, c.choice(values)]
+    return argv
+
+
+def _one_bad_option(c: Chooser, bad: dict[str, list[str]]) -> list[str]:
+    """One option with a bad value plus a few others: every case is refused before it reaches a cluster."""
+    name = c.choice(sorted(bad))
+    argv = [name, c.choice(bad[name])]
+    for other in sorted(bad):
+        if other != name and c.integer(0, 3) == 0:
+            argv += [other, c.choice(bad[other])]
+    return argv
+
+
+_BAD_NAMES = ["BAD_Name", "../x y", "a" * 64, "-x", "x-", "x\x00", "é", "a.b", ""]
+_INVENTORIES = [str(ROOT / "clusters" / "nodes" / "a800-ib.yaml")]
+
+
+def args_net_render(c: Chooser, ws: Workspace) -> list[str]:
+    argv = ["net", "render", _file(c, ws)]
+    return argv + _some_options(c, {
+        "--inventory": [*_INVENTORIES, *(str(p) for p in ws.bad_files[:6])],
+        "--node": ["gpu-01", "nosuch", *_JUNK[:4]],
+        "-o": _outputs(ws),
+    })
+
+
+def args_net_render_operators(c: Chooser, ws: Workspace) -> list[str]:
+    argv = ["net", "render-operators", _file(c, ws)]
+    return argv + _some_options(c, {
+        "--nodes": ["-1", "0", "x", str(10**20), "1.5", "4"],
+        "--driver": ["bogus", "host", "container"],
+        "--registry": ["", "a b", "mirror.local:5000", "é"],
+        "--pull-secret": ["", "BAD_Name", "regcred"],
+        "--kube-version": ["", "x", "v1.99.0", "v1.30.0", "1e400"],
+        "-o": _outputs(ws),
+    })
+
+
+def args_net_host(c: Chooser, ws: Workspace) -> list[str]:
+    """verify (read-only) and apply with a --root other than / and no --dry-run (refused before any change)."""
+    verb = c.choice(["verify", "apply"])
+    source = c.choice([["--plan", str(c.choice(ws.bad_files))], [_file(c, ws)],
+                       [_file(c, ws), "--inventory", c.choice([*_INVENTORIES, str(c.choice(ws.bad_files))])]])
+    root = c.choice([str(ws.root), str(ws.root / "missing"), str(ws.existing_file), *map(str, ws.sysfs_trees[-3:])])
+    argv = ["net", verb, *source, "--root", root]
+    if c.integer(0, 1):
+        argv += ["--node", c.choice(["gpu-01", "nosuch", *_JUNK[:4]])]
+    if verb == "apply" and c.integer(0, 2) == 0:
+        argv += ["--timeout", c.choice(["x", "nan", "-1"])]
+    return argv
+
+
+def args_net_cluster(c: Chooser, ws: Workspace) -> list[str]:
+    """net test / deploy / undeploy: only argument validation (each case has a bad value)."""
+    verb = c.choice(["test", "deploy", "undeploy"])
+    if verb == "test":
+        bad = {"--json": [*_outputs(ws)[:3], str(ws.root)], "--html": [str(ws.existing_file / "x"), str(ws.root)],
+               "--metrics": ["", str(ws.existing_file / "m.prom")], "--namespace": _BAD_NAMES,
+               "--seed": ["x", "1.5"], "--nodes": ["x", ""], "--scenario": ["bogus"], "--node-timeout": ["x"]}
+        return ["net", "test", "--simulate", "4", *_one_bad_option(c, bad)]
+    bad = {"--nodes": ["x", "-1.5", "", str(10**20) + "x"], "--driver": ["bogus", ""]}
+    if verb == "deploy":
+        bad["--timeout"] = ["x", ""]
+    return ["net", verb, _file(c, ws), *_one_bad_option(c, bad)]
+
+
+def _webhooks(c: Chooser) -> list[str]:
+    return c.choice([[], ["--webhook", c.choice(["nosuch=http://x", "=", "critical=", "noequals", "critical=http://x"])]])
+
+
+def args_monitor_render(c: Chooser, ws: Workspace) -> list[str]:
+    argv = ["monitor", "render", _file(c, ws), *_webhooks(c)]
+    return argv + _some_options(c, {
+        "--namespace": [*_BAD_NAMES, "monitoring"],
+        "--release": [*_BAD_NAMES, "kps"],
+        "--registry": ["", "mirror.local:5000", "é"],
+        "-o": _outputs(ws),
+    })
+
+
+def args_monitor_deploy(c: Chooser, ws: Workspace) -> list[str]:
+    """Only argument validation: each case has a bad value refused before helm or the API server is reached."""
+    bad = {"--namespace": _BAD_NAMES, "--release": _BAD_NAMES, "--webhook": ["nosuch=http://x", "=", "noequals"],
+           "--chart": [str(ws.root / "missing-chart"), ""]}
+    return ["monitor", "deploy", _file(c, ws), "--dry-run", *_one_bad_option(c, bad)]
+
+
+def args_exporter(c: Chooser, ws: Workspace) -> list[str]:
+    """Always --once or a bad --listen, so no case starts serving."""
+    argv = ["exporter", "--path.sysfs", str(c.choice([t / "sys" for t in ws.sysfs_trees] + ws.sysfs_trees[-2:])),
+            "--path.procfs", c.choice(["/proc", str(ws.root / "missing"), str(ws.existing_file)])]
+    argv += ["--nvml-recording", str(c.choice([*ws.nvml, *ws.bad_files]))]
+    if c.integer(0, 1):
+        argv += ["--cluster", _file(c, ws)]
+    listen = ["--listen", c.choice([":99999999", ":0", ":-1", "", ":", "x", "host:", ":65536", ":8o", "é:80",
+                                    "a b:80", "9" * 50])]
+    return argv + c.choice([["--once"], listen, ["--once", *listen]])
+
+
 COMMANDS: dict[str, Callable[[Chooser, Workspace], list[str]]] = {
     "validate": args_validate,
     "render": args_render,
@@ -402,7 +512,16 @@ COMMANDS: dict[str, Callable[[Chooser, Workspace], list[str]]] = {
     "nccl log": args_nccl_log,
     "bench": args_bench,
     "launch/status/submit/logs/down/sim": args_clusters,
+    "net render": args_net_render,
+    "net render-operators": args_net_render_operators,
+    "net apply/verify": args_net_host,
+    "net test/deploy/undeploy": args_net_cluster,
+    "monitor render": args_monitor_render,
+    "monitor deploy": args_monitor_deploy,
+    "exporter": args_exporter,
 }
+REFUSED = {"bench", "launch/status/submit/logs/down/sim", "net test/deploy/undeploy", "monitor deploy"}
+"""Groups whose every case carries a bad value: each must exit 2."""
 
 
 # ---------------------------------------------------------------- running and checking

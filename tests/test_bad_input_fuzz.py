@@ -3,6 +3,7 @@
 Hypothesis drives the generators of tests/bad_input.py (mutated clusters/*.yaml, damaged
 sysfs trees, broken NVML recordings and NCCL logs, bad arguments), derandomized so CI
 runs the same few thousand cases every time; a failure shrinks to a small example.
+Every command group has a generator, net, monitor and exporter included.
 Most cases run in-process through ``aiinfra.cli.main(argv)``; a handful go through the
 real ``python -m aiinfra`` process. benchmarks/fuzz_definitions.py runs 10,000+.
 """
@@ -25,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bad_input import (
     COMMANDS,
+    REFUSED,
     ROOT,
     RandomChooser,
     Workspace,
@@ -83,11 +85,16 @@ def test_mutated_definitions_validate(ws: Workspace, data: st.DataObject) -> Non
     assert time.monotonic() - started < 10, f"{name} after {applied} took {time.monotonic() - started:.1f}s"
 
 
+FIRST_GROUPS = {"validate", "render", "node check", "nccl env", "nccl log", "bench",
+                "launch/status/submit/logs/down/sim"}
+"""150 cases each; the net, monitor and exporter groups get 50 each (CI time: about 350 more cases in all)."""
+
+
 @pytest.mark.parametrize("command", sorted(COMMANDS))
 def test_bad_arguments_for_every_command(ws: Workspace, command: str) -> None:
     generate = COMMANDS[command]
 
-    @fuzz_settings(150)
+    @fuzz_settings(150 if command in FIRST_GROUPS else 50)
     @given(data=st.data())
     def case(data: st.DataObject) -> None:
         chooser = DrawChooser(data)
@@ -99,21 +106,21 @@ def test_bad_arguments_for_every_command(ws: Workspace, command: str) -> None:
         code, out, err = run_in_process(argv)
         problem = check_outcome(argv, code, out, err, definition_paths(argv, ws))
         assert problem is None, f"aiinfra {argv!r}: {problem}\n{err[:2000]}"
-        if command in ("bench", "launch/status/submit/logs/down/sim"):
+        if command in REFUSED:
             assert code == 2, f"aiinfra {argv!r} should be refused as bad input: {err[:500]}"
 
     case()
 
 
 def test_real_console_script_on_a_sample(ws: Workspace) -> None:
-    """At most 50 cases through `python -m aiinfra` (here 8): what a user's shell sees."""
+    """At most 50 cases through `python -m aiinfra` (here 11): what a user's shell sees."""
     chooser = RandomChooser(2026)
     cases = []
     for i in range(5):
         path = ws.root / f"sub{i}.yaml"
         path.write_bytes(mutated_definition(chooser)[1])
         cases.append(["validate", str(path)])
-    for command in ("render", "nccl log", "bench"):
+    for command in ("render", "nccl log", "bench", "net render", "monitor render", "exporter"):
         cases.append(COMMANDS[command](chooser, ws))
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     env.pop("AIINFRA_DEBUG", None)

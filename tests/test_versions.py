@@ -178,13 +178,14 @@ def test_this_run_has_the_ray_it_was_meant_to() -> None:
     assert ray.__version__ == expected if expected else supported(ray.__version__), ray.__version__
 
 
+@pytest.mark.torch  # the [train] extra; CI installs it
 def test_runtime_versions_asks_cuda_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
     """torch caches the GPU count at the first ask; the bench and Ray Train widen CUDA_VISIBLE_DEVICES later.
 
     On a 2x H200 node a count cached here (one GPU, Ray's assignment) made the shared-GPU bench fail in
     ``set_device(1)``. Reading versions must leave CUDA alone.
     """
-    torch = pytest.importorskip("torch")
+    import torch
 
     def asked(*_: object, **__: object) -> None:
         raise AssertionError("runtime_versions asked CUDA for its devices")

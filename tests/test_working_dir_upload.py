@@ -12,10 +12,9 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from ray._private.runtime_env import packaging  # ray is a hard dependency: import it, never skip
 
 from aiinfra.launch.cluster import UPLOAD_EXCLUDES
-
-packaging = pytest.importorskip("ray._private.runtime_env.packaging")
 
 ROOT = Path(__file__).resolve().parents[1]
 NEVER = (".git", ".cache", "build", "dist", ".mypy_cache", ".ruff_cache", ".pytest_cache", ".hypothesis",

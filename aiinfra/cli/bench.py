@@ -11,12 +11,13 @@ Example:
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import re
 import sys
-from pathlib import Path
 
 from aiinfra.bench.spec import MODES
+from aiinfra.cli.arguments import output_file, write_file
 from aiinfra.errors import UsageError
 
 
@@ -51,9 +52,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="each Ray worker sees only its own GPU (default: all GPUs of its node, like Ray Train)",
     )
     p.add_argument("--address", help="Ray address (default: RAY_ADDRESS, the job's cluster, or a local Ray)")
-    p.add_argument("--json", metavar="FILE", help="write every figure, the environment and verdicts as JSON")
-    p.add_argument("--plot", metavar="FILE", help="write a PNG of busbw against size")
-    p.add_argument("--nccl-log", metavar="FILE", help="write the workers' NCCL INFO log")
+    p.add_argument("--json", metavar="FILE", type=output_file,
+                   help="write every figure, the environment and verdicts as JSON")
+    p.add_argument("--plot", metavar="FILE", type=output_file, help="write a PNG of busbw against size")
+    p.add_argument("--nccl-log", metavar="FILE", type=output_file, help="write the workers' NCCL INFO log")
     p.add_argument("--timeout", type=float, default=900.0, help="seconds before a hung run is abandoned")
     p.add_argument("--expect", type=float, metavar="GB/s",
                    help="busbw every group must reach (judged at every size); needed for a verdict on CPU/gloo")
@@ -132,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
     except ImportError:
         raise UsageError("aiinfra bench needs torch: install the train extra: pip install 'aiinfra[train]'") from None
     from aiinfra.bench.config import BenchConfig
-    from aiinfra.bench.report import format_table, write_json, write_plot
+    from aiinfra.bench.report import format_table, to_json, write_plot
     from aiinfra.bench.runner import run_local, run_ray
     from aiinfra.bench.spec import MeasureSpec
     from aiinfra.definition.loader import load_definition
@@ -161,12 +163,13 @@ def run(args: argparse.Namespace) -> int:
     result = run_local(config) if args.local else run_ray(config, args.address)
     print(format_table(result))
     if args.json:
-        print(f"# JSON: {write_json(result, args.json)}")
+        print(f"# JSON: {write_file(args.json, json.dumps(to_json(result), indent=2) + chr(10), '--json')}")
     if args.plot:
-        print(f"# plot: {write_plot(result, args.plot)}")
+        try:
+            print(f"# plot: {write_plot(result, args.plot)}")
+        except OSError as exc:
+            raise UsageError(f"--plot {args.plot}: cannot write there ({exc.strerror or exc})") from None
     if args.nccl_log and result.nccl_log:
-        Path(args.nccl_log).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.nccl_log).write_text(result.nccl_log, encoding="utf-8")
-        print(f"# NCCL log: {args.nccl_log}")
+        print(f"# NCCL log: {write_file(args.nccl_log, result.nccl_log, '--nccl-log')}")
     sys.stdout.flush()
     return 1 if result.failed else 0

@@ -19,6 +19,7 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
+from aiinfra.cli.arguments import listen_address
 from aiinfra.cli.node import _definition_from_pod
 from aiinfra.definition.loader import load_definition
 from aiinfra.errors import AiinfraError, UsageError
@@ -37,7 +38,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The exporter's flags (node_exporter's spelling where one exists)."""
-    p.add_argument("--listen", default=f":{DEFAULT_PORT}", metavar="[HOST]:PORT", help=f"default :{DEFAULT_PORT}")
+    p.add_argument("--listen", default=f":{DEFAULT_PORT}", type=listen_address, metavar="[HOST]:PORT",
+                   help=f"default :{DEFAULT_PORT}")
     p.add_argument(
         "--cluster", metavar="FILE", help="cluster definition (default: AIINFRA_DEFINITION, as the ConfigMap sets it)"
     )
@@ -63,7 +65,7 @@ def build_exporter(args: argparse.Namespace) -> Exporter:
 
         try:
             nvml: object = ReplayNvml(json.loads(Path(args.nvml_recording).read_text(encoding="utf-8")))
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, RecursionError) as exc:  # RecursionError: JSON nested too deep
             raise UsageError(f"--nvml-recording {args.nvml_recording}: {exc}") from None
     else:
         from aiinfra.monitor.exporter.nvml_session import pynvml
@@ -73,24 +75,17 @@ def build_exporter(args: argparse.Namespace) -> Exporter:
     return Exporter(ExporterConfig(sysfs=sysfs, procfs=procfs, definition=d, nvml=nvml, disabled=disabled))
 
 
-def _address(listen: str) -> tuple[str, int]:
-    host, _, port = listen.rpartition(":")
-    if not port.isdigit():
-        raise UsageError(f"--listen {listen}: expected [HOST]:PORT")
-    return host or "0.0.0.0", int(port)
-
-
 def run(args: argparse.Namespace) -> int:
     exporter = build_exporter(args)
     try:
         if args.once:
             sys.stdout.write(exporter.exposition())
             return 0
-        host, port = _address(args.listen)
+        host, port = args.listen
         try:
             server = make_server(exporter, host, port)
-        except OSError as exc:
-            raise UsageError(f"--listen {args.listen}: {exc}") from None
+        except (OSError, ValueError) as exc:  # a host that does not resolve or encode (UnicodeError)
+            raise UsageError(f"--listen {host}:{port}: {getattr(exc, 'strerror', None) or exc}") from None
         threading.Thread(target=server.serve_forever, name="http", daemon=True).start()
         print(f"aiinfra exporter: serving /metrics on {host}:{port}", file=sys.stderr, flush=True)
         done = threading.Event()

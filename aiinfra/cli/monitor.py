@@ -15,6 +15,7 @@ from pathlib import Path
 
 import yaml
 
+from aiinfra.cli.arguments import dns_label, output_dir, write_files
 from aiinfra.definition.loader import load_definition
 from aiinfra.errors import UsageError
 from aiinfra.monitor.rules import alert_rules
@@ -28,7 +29,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     verbs = p.add_subparsers(dest="verb", metavar="VERB", required=True)
     render = verbs.add_parser("render", help="write the stack's values, rules file and objects")
     _common(render)
-    render.add_argument("-o", "--output", metavar="DIR", help="write files to DIR instead of printing the objects")
+    render.add_argument("-o", "--output", metavar="DIR", type=output_dir,
+                        help="write files to DIR instead of printing the objects")
     render.set_defaults(func=run_render)
     deploy = verbs.add_parser(
         "deploy", help="install kube-prometheus-stack with the rendered values, then apply the exporter, rules, "
@@ -45,8 +47,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("cluster", metavar="CLUSTER", help="cluster definition file")
-    p.add_argument("--namespace", default="monitoring", help="namespace of kube-prometheus-stack (default monitoring)")
-    p.add_argument("--release", default="kube-prometheus-stack", help="Helm release name")
+    p.add_argument("--namespace", default="monitoring", type=dns_label,
+                   help="namespace of kube-prometheus-stack (default monitoring)")
+    p.add_argument("--release", default="kube-prometheus-stack", type=dns_label, help="Helm release name")
     p.add_argument("--registry", help="pull every image of the stack from this registry")
     p.add_argument("--pull-secret", help="image pull secret for the stack's pods")
     p.add_argument(
@@ -81,16 +84,13 @@ def run_render(args: argparse.Namespace) -> int:
     if not args.output:
         print(objects, end="")
         return 0
-    out = Path(args.output)
-    out.mkdir(parents=True, exist_ok=True)
     files = {
         "kube-prometheus-stack-values.yaml": dump(stack_values(opts, d)),
         RULES_FILE: rules_file(alert_rules(d, opts.thresholds), opts.thresholds),
         "monitoring-objects.yaml": objects,
     }
-    for name, text in files.items():
-        (out / name).write_text(text, encoding="utf-8")
-        print(out / name)
+    for path in write_files(args.output, files, "-o"):
+        print(path)
     return 0
 
 

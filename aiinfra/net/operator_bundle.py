@@ -103,7 +103,10 @@ def precondition_issues(d: ClusterDefinition) -> Iterator[tuple[Loc, str]]:
 def operator_bundle(d: ClusterDefinition, kubernetes_version: str | None = None) -> OperatorBundle:
     """Check ``d`` and render the releases and custom resources; raise DefinitionError/UsageError."""
     if not d.rails:
-        raise UsageError(f"{d.source or d.name}: no rails: there is nothing for the Network Operator to do")
+        message = "no rails: there is nothing for the Network Operator to do"
+        if d.source:  # located like every other definition message (file:line: field: ...)
+            raise definition_error(d, [(("rails",), message)])
+        raise UsageError(f"{d.name}: {message}")
     issues = list(precondition_issues(d))
     if issues:
         raise definition_error(d, issues)

@@ -22,7 +22,8 @@ Example:
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
+
+from aiinfra.cli.arguments import dns_label, output_file, write_file
 
 
 def register(net_sub: argparse._SubParsersAction) -> None:
@@ -36,9 +37,10 @@ def register(net_sub: argparse._SubParsersAction) -> None:
     _add_target_options(p)
     _add_marking_options(p)
     _add_data_plane_options(p)
-    p.add_argument("--json", metavar="FILE", help="write the report as JSON")
-    p.add_argument("--html", metavar="FILE", help="write a self-contained HTML report")
-    p.add_argument("--metrics", metavar="FILE", help="write findings as a Prometheus textfile (*.prom)")
+    p.add_argument("--json", metavar="FILE", type=output_file, help="write the report as JSON")
+    p.add_argument("--html", metavar="FILE", type=output_file, help="write a self-contained HTML report")
+    p.add_argument("--metrics", metavar="FILE", type=output_file,
+                   help="write findings as a Prometheus textfile (*.prom)")
     p.set_defaults(func=run)
 
 
@@ -72,7 +74,8 @@ def _add_target_options(p: argparse.ArgumentParser) -> None:
         "node; needs --cluster (the rails)",
     )
     p.add_argument("--levels", help="levels to run, e.g. 1,2 (default: all that the arguments allow)")
-    p.add_argument("--namespace", help="namespace of the node-check Jobs (default: the definition's ray.namespace)")
+    p.add_argument("--namespace", type=dns_label,
+                   help="namespace of the node-check Jobs (default: the definition's ray.namespace)")
     p.add_argument("--node-timeout", type=float, default=300.0, help="seconds to wait for the node checks")
 
 
@@ -125,9 +128,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"# {note}")
     report = result.report
     print(report.table())
-    for path, text in ((args.json, report.to_json()), (args.html, report.html()), (args.metrics, report.metrics())):
+    for option, path, text in (("--json", args.json, report.to_json()), ("--html", args.html, report.html()),
+                               ("--metrics", args.metrics, report.metrics())):
         if path:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-            Path(path).write_text(text, encoding="utf-8")
-            print(f"# wrote {path}")
+            print(f"# wrote {write_file(path, text, option)}")
     return report.exit_code

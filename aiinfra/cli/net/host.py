@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from aiinfra.cli.arguments import output_dir, write_files
 from aiinfra.errors import UsageError
 
 if TYPE_CHECKING:
@@ -31,7 +32,8 @@ def register(net_sub: argparse._SubParsersAction) -> None:
     r.add_argument("cluster", metavar="DEFINITION", help="cluster definition, e.g. clusters/a800-ib.yaml")
     r.add_argument("--inventory", metavar="FILE", help="node inventory (default: nodes/<name>.yaml)")
     r.add_argument("--node", metavar="NAME", help="only this node")
-    r.add_argument("-o", "--out", metavar="DIR", help="write <node>.yaml and <node>.plan.json here instead of printing")
+    r.add_argument("-o", "--out", metavar="DIR", type=output_dir,
+                   help="write <node>.yaml and <node>.plan.json here instead of printing")
     r.set_defaults(func=run_render)
     for name, helptext in (("apply", "install this node's netplan file; roll back unless the gateway and a peer "
                                      "answer; then verify"),
@@ -65,12 +67,9 @@ def run_render(args: argparse.Namespace) -> int:
         for p in plans:
             print(p.netplan, end="")
         return 0
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     for p in plans:
-        (out / f"{p.node}.yaml").write_text(p.netplan, encoding="utf-8")
-        (out / f"{p.node}.plan.json").write_text(p.to_json(), encoding="utf-8")
-        print(f"{out / p.node}.yaml  {out / p.node}.plan.json")
+        written = write_files(args.out, {f"{p.node}.yaml": p.netplan, f"{p.node}.plan.json": p.to_json()}, "-o")
+        print("  ".join(str(path) for path in written))
     return 0
 
 
@@ -120,7 +119,7 @@ def _plan(args: argparse.Namespace) -> NodePlan:
     if args.plan:
         try:
             plan = NodePlan.from_json(Path(args.plan).read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, RecursionError) as exc:  # RecursionError: JSON nested too deep
             raise UsageError(f"--plan {args.plan}: {exc}") from None
         if args.node and args.node != plan.node:
             raise UsageError(f"--plan {args.plan} is for node {plan.node}, not {args.node}")

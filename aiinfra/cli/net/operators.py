@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from aiinfra.cli.arguments import output_dir, write_files
 from aiinfra.errors import UsageError
 
 if TYPE_CHECKING:
@@ -33,7 +34,8 @@ def register(net: argparse._SubParsersAction) -> None:
     p = net.add_parser("render-operators", help="print (or write to -o DIR) the operators' values and resources")
     _common(p)
     p.add_argument("--kube-version", help="Kubernetes version of the target cluster (checked against the charts)")
-    p.add_argument("-o", "--output", metavar="DIR", help="write DIR/<definition>-operators.yaml instead of printing")
+    p.add_argument("-o", "--output", metavar="DIR", type=output_dir,
+                   help="write DIR/<definition>-operators.yaml instead of printing")
     p.set_defaults(func=run_render)
     p = net.add_parser("deploy", help="install the Network Operator and GPU Operator and wait for the rails")
     _common(p)
@@ -80,7 +82,17 @@ def _definition(args: argparse.Namespace) -> ClusterDefinition:
         update["image_pull_secrets"] = args.pull_secret
     if args.driver:
         update["driver"] = NicDriver(args.driver)
-    ops = d.operators.model_validate({**d.operators.model_dump(), **update})
+    from pydantic import ValidationError
+
+    try:
+        ops = d.operators.model_validate({**d.operators.model_dump(), **update})
+    except ValidationError as exc:
+        # A value given on the command line that the definition's schema refuses: name the option.
+        options = {"registry": "--registry", "chart_repository": "--chart-repo", "nodes": "--nodes",
+                   "image_pull_secrets": "--pull-secret", "driver": "--driver"}
+        first = exc.errors()[0]
+        option = options.get(str(first["loc"][0]), str(first["loc"][0])) if first["loc"] else "an option"
+        raise UsageError(f"{option}: {first['msg']} (got {first.get('input')!r:.80})") from None
     return d.model_copy(update={"operators": ops})
 
 
@@ -105,11 +117,8 @@ def run_render(args: argparse.Namespace) -> int:
     d = _definition(args)
     text = bundle_yaml(operator_bundle(d, args.kube_version))
     if args.output:
-        out = Path(args.output)
-        out.mkdir(parents=True, exist_ok=True)
-        path = out / f"{d.name}-operators.yaml"
-        path.write_text(text, encoding="utf-8")
-        print(path)
+        for path in write_files(args.output, {f"{d.name}-operators.yaml": text}, "-o"):
+            print(path)
     else:
         print(text, end="")
     return 0
