@@ -2,8 +2,11 @@
 
 One local endpoint serves every node's series (labels ``node="gpu-<n>"``, ``honor_labels``): 4 rails
 (state, physical state, rate, error counters), 8 GPUs (DCGM and aiinfra series) and a bond per node.
-After a minute, the script reads ``prometheus_rule_group_last_duration_seconds`` per group.
-(promtool's test engine refuses this many samples, so a server is used.)
+After a minute, the script reads ``prometheus_rule_group_last_duration_seconds`` per group, the
+groups' missed iterations, and the slowest rules' own evaluation times from the rules API.
+(promtool's test engine refuses this many samples, so a server is used.) Prometheus is
+``$AIINFRA_MONITOR_TOOLS/prometheus`` (``make monitor-tools``; default ``.cache/monitor-tools/bin``),
+else the one on PATH.
 
     python benchmarks/rule_eval_scale.py --nodes 1000
 """
@@ -13,15 +16,18 @@ from __future__ import annotations
 import argparse
 import http.server
 import json
+import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -30,6 +36,9 @@ from aiinfra.monitor.rules import Thresholds, alert_rules
 from aiinfra.monitor.rules.render import rules_file
 
 ROOT = Path(__file__).resolve().parent.parent
+# Replaced per scrape: a healthy GPU's energy counter grows, and a frozen one fires DcgmExporterStale
+# for every GPU, which would measure 8,000 firing alerts instead of a healthy cluster.
+ENERGY = b"@energy@"
 
 
 def _exposition(nodes: int) -> str:
@@ -50,12 +59,29 @@ def _exposition(nodes: int) -> str:
             gl = f'{node},gpu="{g}"'
             lines += [
                 f"DCGM_FI_DEV_GPU_TEMP{{{gl}}} 40",
-                f"DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION{{{gl}}} {time.time():.0f}",
+                f"DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION{{{gl}}} {ENERGY.decode()}",
                 f"aiinfra_gpu_row_remap_pending{{{gl}}} 0",
                 f'aiinfra_gpu_xid_errors_total{{{gl},xid="13"}} 0',
             ]
         lines += [f'node_bonding_slaves{{{node},master="bond0"}} 2', f'node_bonding_active{{{node},master="bond0"}} 2']
     return "\n".join(lines) + "\n"
+
+
+def _prometheus() -> str:
+    tools = Path(os.environ.get("AIINFRA_MONITOR_TOOLS", ROOT / ".cache" / "monitor-tools" / "bin"))
+    if (tools / "prometheus").is_file():
+        return str(tools / "prometheus")
+    found = shutil.which("prometheus")
+    if not found:
+        sys.exit("prometheus not found in $AIINFRA_MONITOR_TOOLS or PATH (make monitor-tools)")
+    return found
+
+
+def _get(web: int, path: str, **params: str) -> Any:
+    query = urllib.parse.urlencode(params)
+    with urllib.request.urlopen(f"http://127.0.0.1:{web}{path}?{query}", timeout=30) as r:
+        data = json.load(r)["data"]
+    return data["result"] if path.endswith("/query") else data
 
 
 def _port() -> int:
@@ -76,7 +102,7 @@ def main() -> None:
             self.send_response(200)
             self.send_header("Content-Type", "text/plain; version=0.0.4")
             self.end_headers()
-            self.wfile.write(body)
+            self.wfile.write(body.replace(ENERGY, str(int(time.time() * 1000)).encode()))
 
         def log_message(self, *a: object) -> None:
             pass
@@ -98,7 +124,8 @@ def main() -> None:
             ],
         }
         (Path(tmp) / "prometheus.yml").write_text(yaml.safe_dump(config))
-        binary = shutil.which("prometheus") or "prometheus"
+        binary = _prometheus()
+        version = subprocess.run([binary, "--version"], capture_output=True, text=True).stdout.split("\n")[0]
         proc = subprocess.Popen(
             [
                 binary,
@@ -111,28 +138,37 @@ def main() -> None:
         )
         try:
             time.sleep(args.seconds)
-            q = urllib.parse.urlencode(
-                {"query": "quantile_over_time(0.5, prometheus_rule_group_last_duration_seconds[1m])"}
+            window = f"[{args.seconds // 2}s]"
+            median = _get(
+                web,
+                "/api/v1/query",
+                query=f"quantile_over_time(0.5, prometheus_rule_group_last_duration_seconds{window})",
             )
-            with urllib.request.urlopen(f"http://127.0.0.1:{web}/api/v1/query?{q}", timeout=10) as r:
-                result = json.load(r)["data"]["result"]
-            q = urllib.parse.urlencode({"query": "prometheus_tsdb_head_series"})
-            with urllib.request.urlopen(f"http://127.0.0.1:{web}/api/v1/query?{q}", timeout=10) as r:
-                series = json.load(r)["data"]["result"][0]["value"][1]
+            missed = _get(
+                web, "/api/v1/query", query=f"increase(prometheus_rule_group_iterations_missed_total{window})"
+            )
+            series = _get(web, "/api/v1/query", query="prometheus_tsdb_head_series")
+            groups = _get(web, "/api/v1/rules")
         finally:
             proc.terminate()
             proc.wait()
             server.shutdown()
-    total = 0.0
-    print(
-        f"{args.nodes} nodes, {series} head series, {len(alerts)} alerts; "
-        "median group evaluation time over the last minute:"
-    )
-    for row in sorted(result, key=lambda r: r["metric"]["rule_group"]):
-        seconds = float(row["value"][1])
-        total += seconds
-        print(f"  {row['metric']['rule_group'].split(';')[-1]:24s} {seconds * 1000:8.1f} ms")
-    print(f"  {'all groups':24s} {total * 1000:8.1f} ms (evaluation interval {t.evaluation_interval})")
+    _report(args.nodes, version, series, len(alerts), median, missed, groups)
+
+
+def _report(nodes: int, version: str, series: Any, alerts: int, median: Any, missed: Any, groups: Any) -> None:
+    head = series[0]["value"][1] if series else "?"
+    print(f"{version}\n{nodes} nodes, {head} head series, {alerts} alerts")
+    lost = {r["metric"]["rule_group"].split(";")[-1]: float(r["value"][1]) for r in missed}
+    print("group                    median eval   interval  missed iterations (last half)")
+    for row in sorted(median, key=lambda r: r["metric"]["rule_group"]):
+        name = row["metric"]["rule_group"].split(";")[-1]
+        interval = next((g["interval"] for g in groups["groups"] if g["name"] == name), "?")
+        print(f"  {name:22s} {float(row['value'][1]) * 1000:9.1f} ms   {interval:>6}s  {lost.get(name, 0):.0f}")
+    rules = [(r["evaluationTime"], g["name"], r["name"]) for g in groups["groups"] for r in g["rules"]]
+    print("slowest rules (last evaluation):")
+    for seconds, group, name in sorted(rules, reverse=True)[:8]:
+        print(f"  {group:22s} {name:34s} {seconds * 1000:8.1f} ms")
 
 
 if __name__ == "__main__":
