@@ -71,6 +71,9 @@ FABRIC_RAIL_RATIO_METRIC = "aiinfra_fabric_test_rail_busbw_ratio"
 """{node,rail}: the rail's best pair busbw / line rate."""
 FABRIC_LAST_RUN_METRIC = "aiinfra_fabric_test_last_run_timestamp_seconds"
 """When the test finished (Unix seconds)."""
+TEXTFILE_DIR = "/var/lib/node_exporter/textfile_collector"
+"""Host directory node_exporter's textfile collector reads (rendered into the node-exporter values):
+``aiinfra net test --metrics <TEXTFILE_DIR>/aiinfra-fabric-test.prom`` on a node publishes the findings."""
 
 
 # Nodes the fabric test found bad (``aiinfra net test --label/--taint``): one key for the label and the taint,

@@ -84,6 +84,8 @@ def test_each_fault_fires_its_alert_and_the_healthy_node_none(stack: tuple[Fault
     want = {(a, n) for n, alerts in s.expected().items() for a in alerts}
     assert {"FabricTestRailBelowTarget", "FabricTestNcclOnSockets"} <= {a for a, _ in want}
     assert want - set(fired) == set(), f"did not fire within 150 s: {sorted(want - set(fired))}"
+    # The report, served by the first node's node_exporter, keeps the nodes it names (rendered relabelings).
+    assert s.query('{__name__=~"aiinfra_fabric_test_.+", exported_node=~".+"}') == []
     firing, pending = ({a for a, n in s.alerts(state) if n == HEALTHY} for state in ("firing", "pending"))
     healthy = firing | (pending - LOAD_DEPENDENT)
     assert healthy - set(NO_DCGM) == set(), f"healthy node alerts: {healthy - set(NO_DCGM)}"

@@ -11,7 +11,9 @@ import pytest
 import yaml
 from monitor_tools import tool
 
+from aiinfra.contract import TEXTFILE_DIR
 from aiinfra.definition import load_definition
+from aiinfra.monitor.exporter_deploy import HOST_ROOT
 from aiinfra.monitor.rules import alert_rules
 from aiinfra.monitor.rules.render import dump
 from aiinfra.monitor.stack import MonitorOptions, monitoring_objects, stack_values
@@ -50,6 +52,18 @@ def test_golden(golden) -> None:
 
 def test_values_keys_exist_in_the_chart() -> None:
     assert unknown_keys(stack_values(OPTS, DEFINITION), _chart_defaults()) == []
+
+
+def test_node_exporter_keeps_the_charts_args_and_the_reports_node_label() -> None:
+    """Our extraArgs replace the chart's list whole: every flag of the chart's stays. The textfile collector
+    reads the host's TEXTFILE_DIR through the chart's host-root mount (tests/test_monitor_e2e.py scrapes the
+    fabric test's report through it, with the rendered metric relabelings)."""
+    chart = _chart_defaults()["prometheus-node-exporter"]
+    ours = stack_values(OPTS, DEFINITION)["prometheus-node-exporter"]
+    assert {a.split("=")[0] for a in chart["extraArgs"]} <= {a.split("=")[0] for a in ours["extraArgs"]}
+    deployed = merge(chart, ours)
+    assert deployed["hostRootFsMount"]["enabled"] and deployed["prometheus"]["monitor"]["metricRelabelings"]
+    assert f"--collector.textfile.directory={HOST_ROOT}{TEXTFILE_DIR}" in deployed["extraArgs"]
 
 
 def test_unknown_key_is_reported() -> None:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from aiinfra.contract import DEFINITION_ENV, MANAGED_BY
+from aiinfra.contract import DEFINITION_ENV, MANAGED_BY, TEXTFILE_DIR
 from aiinfra.definition.model import ClusterDefinition
 
 PORT = 9835
@@ -148,8 +148,23 @@ def render_exporter(
             _service_monitor(namespace)]  # fmt: skip
 
 
+# Helm replaces a list value whole: restating extraArgs drops the chart's own, so the filesystem
+# collector's exclusions are restated here (tests compare the flags with the chart's defaults).
+_PSEUDO_MOUNTS = ("dev", "proc", "sys", "run/containerd/.+", "var/lib/containerd/.+", "var/lib/docker/.+",
+                  "var/lib/kubelet/.+")  # fmt: skip
+_PSEUDO_FS_TYPES = ("autofs", "binfmt_misc", "bpf", "cgroup2?", "configfs", "debugfs", "devpts", "devtmpfs", "erofs",
+                    "fusectl", "hugetlbfs", "iso9660", "mqueue", "nsfs", "overlay", "proc", "procfs", "pstore",
+                    "rpc_pipefs", "securityfs", "selinuxfs", "squashfs", "sysfs", "tracefs")  # fmt: skip
+HOST_ROOT = "/host/root"
+"""Where the prometheus-node-exporter chart mounts the host's root (``hostRootFsMount``, on by default)."""
+
+
 def node_exporter_values(d: ClusterDefinition) -> dict[str, Any]:
     """prometheus-node-exporter chart values (kube-prometheus-stack: under ``prometheus-node-exporter``).
+
+    The infiniband, bonding and pcidevice collectors (the last limited to the rails' HCAs), the
+    textfile collector on the host's :data:`aiinfra.contract.TEXTFILE_DIR` (where ``aiinfra net test
+    --metrics`` publishes its findings), and the chart's filesystem exclusions.
 
     Example:
         >>> from aiinfra.definition.loader import load_definition
@@ -160,4 +175,9 @@ def node_exporter_values(d: ClusterDefinition) -> dict[str, Any]:
     if d.rails:
         # Only the rails' HCAs: management NICs with RDMA stay out of the rail dashboards.
         args.append("--collector.infiniband.device-include=^(" + "|".join(sorted({r.hca for r in d.rails})) + ")$")
-    return {"extraArgs": args}
+    args += [
+        f"--collector.textfile.directory={HOST_ROOT}{TEXTFILE_DIR}",
+        "--collector.filesystem.mount-points-exclude=^/(" + "|".join(_PSEUDO_MOUNTS) + ")($|/)",
+        "--collector.filesystem.fs-types-exclude=^(" + "|".join(_PSEUDO_FS_TYPES) + ")$",
+    ]
+    return {"extraArgs": args, "hostRootFsMount": {"enabled": True}}

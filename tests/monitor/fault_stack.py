@@ -8,7 +8,8 @@ with target label ``node=<name>``. :meth:`FaultStack.inject` then, in one step: 
 tree's changed files over each sysfs-fault node's live tree, restarts each GPU-fault node's exporter on
 the same port with a recording that carries the fault (an XID cannot reach a running replay from
 outside), and writes the network test's report with a socket fallback and a slow rail into the
-textfile directory of a node_exporter scraped as job ``fabric-test``. :meth:`FaultStack.wait_firing`
+first node's textfile directory, served by that node's node_exporter as in the rendered values
+(scraped with the rendered metric relabelings, which keep the report's ``node`` label). :meth:`FaultStack.wait_firing`
 records, per expected (alert, node), the seconds from injection to the alert being firing in
 Prometheus' alerts API. Intervals and ``for`` values are the shipped ones (:class:`Thresholds`).
 
@@ -33,6 +34,7 @@ import yaml
 from aiinfra.definition import load_definition
 from aiinfra.monitor.rules import Thresholds, alert_rules
 from aiinfra.monitor.rules.render import rules_file
+from aiinfra.monitor.stack import MonitorOptions, stack_values
 from aiinfra.net.fabric.localise import LocaliseConfig, localise
 from aiinfra.net.fabric.report import FabricReport
 from aiinfra.net.fabric.simulate import FLOOR, Fabric
@@ -59,6 +61,12 @@ NO_DCGM = {
     "GpuMissing": "counts DCGM_FI_DEV_GPU_TEMP per node, which only dcgm-exporter provides (0 < 8 GPUs here)",
 }
 """Alerts that fire on every node here, healthy ones included, because dcgm-exporter cannot run."""
+
+
+def scrape_config_relabelings(relabelings: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """prometheus-operator relabelings (camelCase) as Prometheus writes them into its scrape config."""
+    snake = {"sourceLabels": "source_labels", "targetLabel": "target_label"}
+    return [{snake.get(k, k): v for k, v in r.items()} for r in relabelings]
 
 
 def free_port() -> int:
@@ -123,18 +131,20 @@ class FaultStack:
 
     def start(self) -> None:
         """Build the trees, start every exporter and Prometheus, and wait until every target is up."""
-        for node in self.nodes:
+        (self.dir / "textfile").mkdir()
+        self._write_fabric(faulty=False)
+        for i, node in enumerate(self.nodes):
             root = build("hgx-4hdr-bond", self.dir / "live" / node)
+            # Only the first node has the report, as on a cluster: written where the test ran.
+            report = [f"--collector.textfile.directory={self.dir / 'textfile'}", "--collector.textfile"]
+            textfile = report if i == 0 else []
             self._node_exporter(f"node-{node}", f"--path.sysfs={root / 'sys'}", f"--path.procfs={root / 'proc'}",
-                                "--collector.infiniband", "--collector.bonding")  # fmt: skip
+                                "--collector.infiniband", "--collector.bonding", *textfile)  # fmt: skip
             self._exporter(node, None)
         for fault in TREE_FAULTS:
             build_fault(fault, self.dir / "faulty")
-        (self.dir / "textfile").mkdir()
-        self._write_fabric(faulty=False)
-        self._node_exporter("fabric", "--collector.textfile", f"--collector.textfile.directory={self.dir / 'textfile'}")
         self._prometheus()
-        self._wait_up(2 * len(self.nodes) + 1)
+        self._wait_up(2 * len(self.nodes))
 
     def _prometheus(self) -> None:
         t = Thresholds()
@@ -144,16 +154,12 @@ class FaultStack:
             targets = [{"targets": [f"127.0.0.1:{self.ports[prefix + n]}"], "labels": {"node": n}} for n in self.nodes]
             return {"job_name": name, "static_configs": targets}
 
+        node_exporter = {**job("node-exporter", "node-"), "metric_relabel_configs": scrape_config_relabelings(
+            stack_values(MonitorOptions())["prometheus-node-exporter"]["prometheus"]["monitor"]["metricRelabelings"])}
         config = {
             "global": {"scrape_interval": t.scrape_interval, "evaluation_interval": t.evaluation_interval},
             "rule_files": [str(self.dir / "rules.yaml")],
-            "scrape_configs": [
-                job("node-exporter", "node-"),
-                job("aiinfra-exporter", "aiinfra-"),
-                # The report names its nodes: keep its node label over the target's.
-                {"job_name": "fabric-test", "honor_labels": True,
-                 "static_configs": [{"targets": [f"127.0.0.1:{self.ports['fabric']}"]}]},
-            ],
+            "scrape_configs": [node_exporter, job("aiinfra-exporter", "aiinfra-")],
         }  # fmt: skip
         (self.dir / "prometheus.yml").write_text(yaml.safe_dump(config))
         self.ports["prometheus"] = free_port()

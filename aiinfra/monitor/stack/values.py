@@ -28,6 +28,14 @@ SELECTED_KINDS = ("serviceMonitor", "podMonitor", "rule", "probe", "scrapeConfig
 # Every node-side target gets the Kubernetes node name as `node`: the label every rule and
 # dashboard joins on.
 NODE_RELABEL = {"sourceLabels": ["__meta_kubernetes_pod_node_name"], "targetLabel": "node", "action": "replace"}
+# The network test's textfile (aiinfra.contract.TEXTFILE_DIR) names the nodes it measured, and the scrape
+# renames that `node` to `exported_node` because the target has one: put it back, so a finding names the node
+# it is about, not the node whose node_exporter served the file.
+REPORT_NODE_RELABEL = [
+    {"sourceLabels": ["exported_node"], "regex": "(.+)", "targetLabel": "node", "replacement": "$1",
+     "action": "replace"},
+    {"regex": "exported_node", "action": "labeldrop"},
+]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -80,6 +88,7 @@ def stack_values(opts: MonitorOptions, d: ClusterDefinition | None = None) -> di
                     "interval": opts.thresholds.scrape_interval,
                     "scrapeTimeout": f"{opts.thresholds.scrape_timeout_seconds:g}s",
                     "relabelings": [NODE_RELABEL],
+                    "metricRelabelings": REPORT_NODE_RELABEL,
                 }
             },
         },
