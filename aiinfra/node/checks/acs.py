@@ -10,7 +10,7 @@ capability list from 0x100 (header: ID in bits 0-15, next offset in bits 20-31) 
 bytes of ``config``; otherwise the check says so as info.
 
 Example:
-    >>> from aiinfra.sim.node_tree import pci_bridge_config
+    >>> from aiinfra.sim.kernel_files import pci_bridge_config
     >>> acs_control(pci_bridge_config(0x1D)), acs_control(bytes(64))
     (29, None)
 """
