@@ -23,7 +23,7 @@ from pathlib import Path
 
 from aiinfra.definition.model import ClusterDefinition
 from aiinfra.findings import Finding
-from aiinfra.node.checks import node_check, uses_rdma
+from aiinfra.node.checks import node_check, uses_gpudirect
 from aiinfra.node.discovery import NodeInventory
 from aiinfra.node.pcie import PciDistance, locate, normalize_bdf
 
@@ -71,16 +71,13 @@ def check_acs(inv: NodeInventory, d: ClusterDefinition | None) -> list[Finding]:
     """An error for each bridge between a GPU and its rail HCA whose ACS redirects P2P; info when unreadable.
 
     Example:
-        >>> import json
         >>> from aiinfra.definition import load_definition
-        >>> from aiinfra.node.discovery import discover_node
-        >>> from aiinfra.node.gpu import RecordedNvml
-        >>> inv = discover_node("tests/fixtures/sysfs/a800-ib",
-        ...                     RecordedNvml(json.load(open("tests/fixtures/nvml/a800-8gpu.json"))))
-        >>> check_acs(inv, load_definition("clusters/a800-ib.yaml"))
-        []
+        >>> from aiinfra.node.checks.example_nodes import fixture_node
+        >>> inv, d = fixture_node("a800-ib"), load_definition("clusters/a800-ib.yaml")
+        >>> gpu_hca_pairs(inv, d)[:2], check_acs(inv, d)  # GPU0 and GPU1 share mlx5_2's switch: ACS off there
+        ([(0, 'mlx5_2'), (1, 'mlx5_2')], [])
     """
-    if not uses_rdma(inv, d) or not inv.gpus:
+    if not uses_gpudirect(inv, d):
         return []
     root = Path(inv.sysfs_root)
     bridges: dict[str, str] = {}  # bridge -> the first pair it lies between
