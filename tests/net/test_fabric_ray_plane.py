@@ -105,5 +105,5 @@ def test_rails_share_one_interface_when_a_node_lacks_a_rails() -> None:
 
 
 def test_nccl_per_rail_is_refused_with_a_reason() -> None:
-    with pytest.raises(UsageError, match="NCCL per rail .* is aiinfra.net.fabric.nccl_plane.NcclRailPlane"):
+    with pytest.raises(UsageError, match=r"NCCL per rail .* is aiinfra\.net\.fabric\.nccl_plane\.NcclRailPlane"):
         RayDataPlane.start("auto", backend="nccl")
