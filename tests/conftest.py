@@ -3,7 +3,7 @@
 Set UPDATE_GOLDEN=1 (``make golden``) to rewrite golden files instead of
 comparing with them. The sysfs trees under tests/fixtures/sysfs/ are built by
 tests/fixtures/make_sysfs.py when a session starts (not committed), and rebuilt
-whenever that script or its tree writer (aiinfra/sim/node_tree.py) changes.
+whenever that script or its tree writer (aiinfra/sim/kernel_files.py, node_tree.py) changes.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ def build_sysfs_fixtures() -> Path:
     script = FIXTURES / "make_sysfs.py"
     out = FIXTURES / "sysfs"
     stamp = out / ".built-from"
-    writer = ROOT / "aiinfra" / "sim" / "node_tree.py"  # the Tree the script builds with
-    digest = hashlib.sha256(script.read_bytes() + writer.read_bytes()).hexdigest()
+    writers = [ROOT / "aiinfra" / "sim" / name for name in ("kernel_files.py", "node_tree.py")]  # what it builds with
+    digest = hashlib.sha256(script.read_bytes() + b"".join(w.read_bytes() for w in writers)).hexdigest()
     if stamp.is_file() and stamp.read_text() == digest:
         return out
     runpy.run_path(str(script))["build"](out)

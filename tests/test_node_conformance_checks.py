@@ -1,7 +1,7 @@
 """Node checks behind the exporter's conformance gauges: memlock, MTU, IOMMU, ACS, driver versions.
 
 Each case copies a generated fixture tree (tests/fixtures/make_sysfs.py) and changes what the kernel
-would show on a misconfigured node, with the writer of aiinfra/sim/node_tree.py.
+would show on a misconfigured node, with the writer of aiinfra/sim/kernel_files.py.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from aiinfra.definition.model import ClusterDefinition
 from aiinfra.node.checks import Finding, check_node
 from aiinfra.node.discovery import NodeInventory, discover_node
 from aiinfra.node.gpu import RecordedNvml
-from aiinfra.sim.node_tree import CAP_EFF_WORKER, Tree
+from aiinfra.sim.kernel_files import CAP_EFF_WORKER, Tree
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -118,7 +118,7 @@ def test_iommu_translation_on_a_gpu_and_a_rail_hca(tmp_path: Path) -> None:
 
 
 def test_acs_redirect_on_a_switch_port_between_gpu_and_hca(tmp_path: Path) -> None:
-    from aiinfra.sim.node_tree import pci_bridge_config
+    from aiinfra.sim.kernel_files import pci_bridge_config
 
     root = copy("a800-ib", tmp_path)
     port = root / "sys/bus/pci/devices/0000:17:02.0/config"  # the switch's downstream port above mlx5_2

@@ -21,9 +21,10 @@ from __future__ import annotations
 import threading
 import time
 import warnings
-from typing import Any
+from typing import Any, ClassVar
 
 from aiinfra.monitor.exporter.metrics import Scrape, gauge
+from aiinfra.monitor.exporter.registry import ExporterConfig
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", FutureWarning)
@@ -108,3 +109,40 @@ def session_for(nvml: Any) -> NvmlSession | None:
     if nvml is None:
         return None
     return _SESSIONS.setdefault(id(nvml), NvmlSession(nvml))
+
+
+class PerGpuCollector:
+    """Base of the collectors that ask NVML about each GPU in turn: the shared session, the loop, the close.
+
+    A subclass sets ``name`` and implements :meth:`collect_gpu`; without NVML it collects nothing.
+
+    Example:
+        >>> from aiinfra.monitor.exporter.nvml_replay import ReplayNvml
+        >>> class Indices(PerGpuCollector):
+        ...     def collect_gpu(self, s, nv, index, handle):
+        ...         seen.append(index)
+        >>> seen: list[int] = []
+        >>> gpu = {"name": "G", "pci_bus_id": "00000000:01:00.0"}
+        >>> c = Indices(ExporterConfig(nvml=ReplayNvml({"gpus": [gpu, gpu]})))
+        >>> c.collect(Scrape("indices")); c.close(); seen
+        [0, 1]
+    """
+
+    name: ClassVar[str]
+
+    def __init__(self, config: ExporterConfig) -> None:
+        self.session: NvmlSession | None = session_for(config.nvml)
+
+    def collect(self, s: Scrape) -> None:
+        if self.session is None:
+            return
+        for index, handle in self.session.gpus(s):
+            self.collect_gpu(s, self.session, index, handle)
+
+    def collect_gpu(self, s: Scrape, nv: NvmlSession, index: int, handle: Any) -> None:
+        """Add GPU ``index``'s samples to ``s``, asking NVML through ``nv.call``."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        if self.session is not None:
+            self.session.close()

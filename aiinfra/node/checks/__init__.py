@@ -9,13 +9,9 @@ One module per subject registers its check with :func:`node_check`; adding a che
 new module here (plus its test and golden), imported by :func:`check_node` automatically.
 
 Example:
-    >>> import json
-    >>> from pathlib import Path
     >>> from aiinfra.definition import load_definition
-    >>> from aiinfra.node.discovery import discover_node
-    >>> from aiinfra.node.gpu import RecordedNvml
-    >>> inv = discover_node(Path("tests/fixtures/sysfs/a800-ib-degraded"),
-    ...                     RecordedNvml(json.load(open("tests/fixtures/nvml/a800-8gpu.json"))))
+    >>> from aiinfra.node.checks.example_nodes import fixture_node
+    >>> inv = fixture_node("a800-ib-degraded")
     >>> [(f.code, f.device) for f in check_node(inv, load_definition("clusters/a800-ib.yaml")) if f.severity == "error"]
     [('port-down', 'mlx5_3:1'), ('rate-low', 'mlx5_4:1')]
 """
@@ -31,7 +27,9 @@ from aiinfra.definition.model import ClusterDefinition
 from aiinfra.findings import Finding, by_severity, failed
 from aiinfra.node.discovery import NodeInventory
 
-__all__ = ["Finding", "NodeCheck", "check_node", "failed", "node_check", "registered_checks", "uses_rdma"]
+__all__ = [
+    "Finding", "NodeCheck", "check_node", "failed", "node_check", "registered_checks", "uses_gpudirect", "uses_rdma",
+]  # fmt: skip
 
 CheckFn = Callable[[NodeInventory, ClusterDefinition | None, Mapping[str, str]], list[Finding]]
 
@@ -76,6 +74,17 @@ def uses_rdma(inv: NodeInventory, d: ClusterDefinition | None) -> bool:
     return bool(d.rails) if d is not None else any(p.active for dev in inv.rdma for p in dev.ports)
 
 
+def uses_gpudirect(inv: NodeInventory, d: ClusterDefinition | None) -> bool:
+    """True when RDMA is in use (:func:`uses_rdma`) and the node has GPUs: GPUDirect RDMA then moves the data,
+    and the checks of its path (driver support, IOMMU, ACS) have something to judge.
+
+    Example:
+        >>> uses_gpudirect(NodeInventory("/", (), (), {}, None, ()), None)  # type: ignore[arg-type]
+        False
+    """
+    return uses_rdma(inv, d) and bool(inv.gpus)
+
+
 def registered_checks() -> list[NodeCheck]:
     """Every check of this package, in report order (importing the check modules registers them)."""
     for info in pkgutil.iter_modules(__path__):
@@ -89,11 +98,8 @@ def check_node(
     """All findings for this node, errors first; ``environ`` (e.g. os.environ) is checked for stray NCCL knobs.
 
     Example:
-        >>> import json
-        >>> from aiinfra.node.discovery import discover_node
-        >>> from aiinfra.node.gpu import RecordedNvml
-        >>> nvml = RecordedNvml(json.load(open("tests/fixtures/nvml/2xh200.json")))
-        >>> [f.code for f in check_node(discover_node("tests/fixtures/sysfs/h200-vm", nvml))]
+        >>> from aiinfra.node.checks.example_nodes import fixture_node
+        >>> [f.code for f in check_node(fixture_node("h200-vm"))]
         ['no-rdma']
     """
     out: list[Finding] = []

@@ -10,7 +10,7 @@ capability list from 0x100 (header: ID in bits 0-15, next offset in bits 20-31) 
 bytes of ``config``; otherwise the check says so as info.
 
 Example:
-    >>> from aiinfra.sim.node_tree import pci_bridge_config
+    >>> from aiinfra.sim.kernel_files import pci_bridge_config
     >>> acs_control(pci_bridge_config(0x1D)), acs_control(bytes(64))
     (29, None)
 """
@@ -23,7 +23,7 @@ from pathlib import Path
 
 from aiinfra.definition.model import ClusterDefinition
 from aiinfra.findings import Finding
-from aiinfra.node.checks import node_check, uses_rdma
+from aiinfra.node.checks import node_check, uses_gpudirect
 from aiinfra.node.discovery import NodeInventory
 from aiinfra.node.pcie import PciDistance, locate, normalize_bdf
 
@@ -71,16 +71,13 @@ def check_acs(inv: NodeInventory, d: ClusterDefinition | None) -> list[Finding]:
     """An error for each bridge between a GPU and its rail HCA whose ACS redirects P2P; info when unreadable.
 
     Example:
-        >>> import json
         >>> from aiinfra.definition import load_definition
-        >>> from aiinfra.node.discovery import discover_node
-        >>> from aiinfra.node.gpu import RecordedNvml
-        >>> inv = discover_node("tests/fixtures/sysfs/a800-ib",
-        ...                     RecordedNvml(json.load(open("tests/fixtures/nvml/a800-8gpu.json"))))
-        >>> check_acs(inv, load_definition("clusters/a800-ib.yaml"))
-        []
+        >>> from aiinfra.node.checks.example_nodes import fixture_node
+        >>> inv, d = fixture_node("a800-ib"), load_definition("clusters/a800-ib.yaml")
+        >>> gpu_hca_pairs(inv, d)[:2], check_acs(inv, d)  # GPU0 and GPU1 share mlx5_2's switch: ACS off there
+        ([(0, 'mlx5_2'), (1, 'mlx5_2')], [])
     """
-    if not uses_rdma(inv, d) or not inv.gpus:
+    if not uses_gpudirect(inv, d):
         return []
     root = Path(inv.sysfs_root)
     bridges: dict[str, str] = {}  # bridge -> the first pair it lies between

@@ -10,12 +10,8 @@
   with the firmware, as context.
 
 Example:
-    >>> import json
-    >>> from aiinfra.node.discovery import discover_node
-    >>> from aiinfra.node.gpu import RecordedNvml
-    >>> inv = discover_node("tests/fixtures/sysfs/a800-ib",
-    ...                     RecordedNvml(json.load(open("tests/fixtures/nvml/a800-8gpu.json"))))
-    >>> check_driver_versions(inv, None)
+    >>> from aiinfra.node.checks.example_nodes import fixture_node
+    >>> check_driver_versions(fixture_node("a800-ib"), None)
     []
 """
 

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 
 from aiinfra.definition.model import ClusterDefinition
 from aiinfra.findings import Finding
-from aiinfra.node.checks import node_check
+from aiinfra.node.checks import node_check, uses_gpudirect
 from aiinfra.node.discovery import NodeInventory
 from aiinfra.node.gpudirect import choose_gpudirect
 
@@ -35,8 +35,7 @@ def check_gpudirect(inv: NodeInventory, d: ClusterDefinition | None) -> list[Fin
         >>> check_gpudirect(NodeInventory("/", (), (), {}, GpuDirectSupport(False, False, None, None, None), ()), None)
         []
     """
-    wants_rdma = bool(d.rails) if d is not None else any(p.active for dev in inv.rdma for p in dev.ports)
-    if not wants_rdma or not inv.gpus:
+    if not uses_gpudirect(inv, d):
         return []
     s = inv.gpudirect
     choice = choose_gpudirect(d.network.gpudirect if d is not None else None, s)

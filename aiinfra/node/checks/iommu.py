@@ -19,7 +19,7 @@ from pathlib import Path
 
 from aiinfra.definition.model import ClusterDefinition
 from aiinfra.findings import Finding
-from aiinfra.node.checks import node_check, uses_rdma
+from aiinfra.node.checks import node_check, uses_gpudirect
 from aiinfra.node.discovery import NodeInventory
 from aiinfra.node.pcie import normalize_bdf
 from aiinfra.node.sysfs import entries, read
@@ -55,16 +55,13 @@ def check_iommu(inv: NodeInventory, d: ClusterDefinition | None) -> list[Finding
     """An error for each GPU or rail HCA whose IOMMU group translates DMA, when RDMA is in use.
 
     Example:
-        >>> import json
         >>> from aiinfra.definition import load_definition
-        >>> from aiinfra.node.discovery import discover_node
-        >>> from aiinfra.node.gpu import RecordedNvml
-        >>> inv = discover_node("tests/fixtures/sysfs/a800-ib",
-        ...                     RecordedNvml(json.load(open("tests/fixtures/nvml/a800-8gpu.json"))))
-        >>> check_iommu(inv, load_definition("clusters/a800-ib.yaml"))
-        []
+        >>> from aiinfra.node.checks.example_nodes import fixture_node
+        >>> inv = fixture_node("a800-ib")
+        >>> sorted(rail_devices(inv, None))[:3], check_iommu(inv, load_definition("clusters/a800-ib.yaml"))
+        (['GPU0', 'GPU1', 'GPU2'], [])
     """
-    if not uses_rdma(inv, d) or not inv.gpus:
+    if not uses_gpudirect(inv, d):
         return []
     root = Path(inv.sysfs_root)
     units = ", ".join(p.name for p in entries(root / "sys" / "class" / "iommu")) or "none listed"

@@ -73,13 +73,9 @@ def check_memlock(inv: NodeInventory, d: ClusterDefinition | None) -> list[Findi
     """An error when RDMA is in use, the memlock soft limit is not unlimited and IPC_LOCK is missing.
 
     Example:
-        >>> import json
         >>> from aiinfra.definition import load_definition
-        >>> from aiinfra.node.discovery import discover_node
-        >>> from aiinfra.node.gpu import RecordedNvml
-        >>> inv = discover_node("tests/fixtures/sysfs/a800-ib",
-        ...                     RecordedNvml(json.load(open("tests/fixtures/nvml/a800-8gpu.json"))))
-        >>> check_memlock(inv, load_definition("clusters/a800-ib.yaml"))
+        >>> from aiinfra.node.checks.example_nodes import fixture_node
+        >>> check_memlock(fixture_node("a800-ib"), load_definition("clusters/a800-ib.yaml"))
         []
     """
     if not uses_rdma(inv, d):

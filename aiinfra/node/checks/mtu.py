@@ -51,13 +51,9 @@ def check_mtu(inv: NodeInventory, d: ClusterDefinition | None) -> list[Finding]:
     """Each rail netdev's MTU against its link (needs the definition's rails), and bond members' MTUs.
 
     Example:
-        >>> import json
         >>> from aiinfra.definition import load_definition
-        >>> from aiinfra.node.discovery import discover_node
-        >>> from aiinfra.node.gpu import RecordedNvml
-        >>> inv = discover_node("tests/fixtures/sysfs/roce-h100",
-        ...                     RecordedNvml(json.load(open("tests/fixtures/nvml/h100-8gpu.json"))))
-        >>> check_mtu(inv, load_definition("clusters/roce.yaml"))
+        >>> from aiinfra.node.checks.example_nodes import fixture_node
+        >>> check_mtu(fixture_node("roce-h100"), load_definition("clusters/roce.yaml"))
         []
     """
     net = Path(inv.sysfs_root) / "sys" / "class" / "net"

@@ -20,8 +20,8 @@ from typing import Any
 
 from aiinfra.monitor.exporter.metrics import Scrape, counter, gauge
 from aiinfra.monitor.exporter.nvml_record import ECC_COUNTERS, ERROR_TYPES, LOCATIONS
-from aiinfra.monitor.exporter.nvml_session import NvmlSession, session_for
-from aiinfra.monitor.exporter.registry import ExporterConfig, register
+from aiinfra.monitor.exporter.nvml_session import NvmlSession, PerGpuCollector
+from aiinfra.monitor.exporter.registry import register
 
 ECC = counter(
     "aiinfra_gpu_ecc_errors_total", "ECC errors (nvmlDeviceGetTotalEccErrors).", "gpu", "error_type", "counter_type"
@@ -39,41 +39,29 @@ _HISTOGRAM = ("max", "high", "partial", "low", "none")
 
 
 @register
-class GpuMemoryCollector:
+class GpuMemoryCollector(PerGpuCollector):
     name = "gpu_memory"
 
-    def __init__(self, config: ExporterConfig) -> None:
-        self.session: NvmlSession | None = session_for(config.nvml)
-
-    def collect(self, s: Scrape) -> None:
-        if self.session is None:
-            return
-        for index, handle in self.session.gpus(s):
-            self._gpu(s, self.session, str(index), handle)
-
-    def _gpu(self, s: Scrape, nv: NvmlSession, gpu: str, h: Any) -> None:
+    def collect_gpu(self, s: Scrape, nv: NvmlSession, index: int, h: Any) -> None:
+        gpu = str(index)
         for ei, et in ERROR_TYPES.items():
             for ci, ct in ECC_COUNTERS.items():
-                total = nv.call(s, int(gpu), f"ecc_total.{et}.{ct}", "nvmlDeviceGetTotalEccErrors", h, ei, ci)
+                total = nv.call(s, index, f"ecc_total.{et}.{ct}", "nvmlDeviceGetTotalEccErrors", h, ei, ci)
                 s.add(ECC, total, gpu=gpu, error_type=et, counter_type=ct)
                 if total is None:
                     continue  # ECC off or unsupported: the per-location counters are too
                 for li, loc in LOCATIONS.items():
                     field = f"ecc_memory.{et}.{ct}.{loc}"
-                    v = nv.call(s, int(gpu), field, "nvmlDeviceGetMemoryErrorCounter", h, ei, ci, li)
+                    v = nv.call(s, index, field, "nvmlDeviceGetMemoryErrorCounter", h, ei, ci, li)
                     s.add(ECC_LOC, v, gpu=gpu, error_type=et, counter_type=ct, location=loc)
-        rows = nv.call(s, int(gpu), "remapped_rows", "nvmlDeviceGetRemappedRows", h)
+        rows = nv.call(s, index, "remapped_rows", "nvmlDeviceGetRemappedRows", h)
         if rows is not None:
             corr, unc, pending, failure = rows
             s.add(REMAPPED, corr, gpu=gpu, cause="correctable")
             s.add(REMAPPED, unc, gpu=gpu, cause="uncorrectable")
             s.add(PENDING, int(bool(pending)), gpu=gpu)
             s.add(FAILURE, int(bool(failure)), gpu=gpu)
-        hist = nv.call(s, int(gpu), "row_remapper_histogram", "nvmlDeviceGetRowRemapperHistogram", h)
+        hist = nv.call(s, index, "row_remapper_histogram", "nvmlDeviceGetRowRemapperHistogram", h)
         if hist is not None:
             for key in _HISTOGRAM:
                 s.add(BANKS, getattr(hist, key), gpu=gpu, availability=key)
-
-    def close(self) -> None:
-        if self.session is not None:
-            self.session.close()

@@ -23,7 +23,7 @@ from typing import Any
 
 from aiinfra.monitor.exporter.metrics import Scrape, counter, gauge
 from aiinfra.monitor.exporter.nvml_record import MAX_LINKS, NVLINK_COUNTERS, NVLINK_FIELDS
-from aiinfra.monitor.exporter.nvml_session import NvmlSession, pynvml, session_for
+from aiinfra.monitor.exporter.nvml_session import NvmlSession, PerGpuCollector, pynvml
 from aiinfra.monitor.exporter.registry import ExporterConfig, register
 
 UP = gauge("aiinfra_gpu_nvlink_up", "1 when the NVLink link is up.", "gpu", "link")
@@ -33,21 +33,15 @@ GB_S_PER_LINK = 25  # NVLink 3/4: 25 GB/s per link and direction (as aiinfra.nod
 
 
 @register
-class GpuNvlinkCollector:
+class GpuNvlinkCollector(PerGpuCollector):
     name = "gpu_nvlink"
 
     def __init__(self, config: ExporterConfig) -> None:
-        self.session: NvmlSession | None = session_for(config.nvml)
+        super().__init__(config)
         d = config.definition
         self.expected = round(d.gpu.nvlink_gb_s / GB_S_PER_LINK) if d is not None and d.gpu is not None else None
 
-    def collect(self, s: Scrape) -> None:
-        if self.session is None:
-            return
-        for index, handle in self.session.gpus(s):
-            self._gpu(s, self.session, index, handle)
-
-    def _gpu(self, s: Scrape, nv: NvmlSession, index: int, h: Any) -> None:
+    def collect_gpu(self, s: Scrape, nv: NvmlSession, index: int, h: Any) -> None:
         gpu = str(index)
         s.add(EXPECTED, self.expected, gpu=gpu)
         links = 0
@@ -73,7 +67,3 @@ class GpuNvlinkCollector:
         for v in values or []:
             if v.nvmlReturn == pynvml.NVML_SUCCESS and v.fieldId in NVLINK_FIELDS:
                 s.add(ERRORS, v.value.ullVal, gpu=str(index), link=str(v.scopeId), error=NVLINK_FIELDS[v.fieldId])
-
-    def close(self) -> None:
-        if self.session is not None:
-            self.session.close()

@@ -16,9 +16,11 @@ Example:
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiinfra.monitor.exporter.metrics import Scrape, counter, gauge
-from aiinfra.monitor.exporter.nvml_session import NvmlSession, session_for
-from aiinfra.monitor.exporter.registry import ExporterConfig, register
+from aiinfra.monitor.exporter.nvml_session import NvmlSession, PerGpuCollector
+from aiinfra.monitor.exporter.registry import register
 
 GEN = gauge("aiinfra_gpu_pcie_link_generation", "Current PCIe generation (drops at idle).", "gpu")
 GEN_MAX = gauge("aiinfra_gpu_pcie_link_generation_max", "Highest PCIe generation GPU and slot support.", "gpu")
@@ -36,25 +38,15 @@ _CALLS = (
 
 
 @register
-class GpuPcieCollector:
+class GpuPcieCollector(PerGpuCollector):
     name = "gpu_pcie"
 
-    def __init__(self, config: ExporterConfig) -> None:
-        self.session: NvmlSession | None = session_for(config.nvml)
-
-    def collect(self, s: Scrape) -> None:
-        if self.session is None:
-            return
-        for index, handle in self.session.gpus(s):
-            got = {}
-            for spec, fn in _CALLS:
-                field = spec.name.removeprefix("aiinfra_gpu_")
-                got[spec.name] = v = self.session.call(s, index, field, fn, handle)
-                s.add(spec, v, gpu=str(index))
-            width, width_max = got[WIDTH.name], got[WIDTH_MAX.name]
-            if width is not None and width_max is not None:
-                s.add(DOWNTRAINED, int(width < width_max), gpu=str(index))
-
-    def close(self) -> None:
-        if self.session is not None:
-            self.session.close()
+    def collect_gpu(self, s: Scrape, nv: NvmlSession, index: int, handle: Any) -> None:
+        got = {}
+        for spec, fn in _CALLS:
+            field = spec.name.removeprefix("aiinfra_gpu_")
+            got[spec.name] = v = nv.call(s, index, field, fn, handle)
+            s.add(spec, v, gpu=str(index))
+        width, width_max = got[WIDTH.name], got[WIDTH_MAX.name]
+        if width is not None and width_max is not None:
+            s.add(DOWNTRAINED, int(width < width_max), gpu=str(index))

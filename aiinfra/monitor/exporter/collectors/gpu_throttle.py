@@ -17,10 +17,12 @@ Example:
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiinfra.monitor.exporter.metrics import Scrape, counter
 from aiinfra.monitor.exporter.nvml_record import VIOLATIONS
-from aiinfra.monitor.exporter.nvml_session import NvmlSession, session_for
-from aiinfra.monitor.exporter.registry import ExporterConfig, register
+from aiinfra.monitor.exporter.nvml_session import NvmlSession, PerGpuCollector
+from aiinfra.monitor.exporter.registry import register
 
 VIOLATION = counter(
     "aiinfra_gpu_violation_seconds_total", "Time clocks were held below target, by reason.", "gpu", "reason"
@@ -28,21 +30,11 @@ VIOLATION = counter(
 
 
 @register
-class GpuThrottleCollector:
+class GpuThrottleCollector(PerGpuCollector):
     name = "gpu_throttle"
 
-    def __init__(self, config: ExporterConfig) -> None:
-        self.session: NvmlSession | None = session_for(config.nvml)
-
-    def collect(self, s: Scrape) -> None:
-        if self.session is None:
-            return
-        for index, handle in self.session.gpus(s):
-            for policy, reason in VIOLATIONS.items():
-                v = self.session.call(s, index, f"violation.{reason}", "nvmlDeviceGetViolationStatus", handle, policy)
-                if v is not None:
-                    s.add(VIOLATION, v.violationTime / 1e9, gpu=str(index), reason=reason)
-
-    def close(self) -> None:
-        if self.session is not None:
-            self.session.close()
+    def collect_gpu(self, s: Scrape, nv: NvmlSession, index: int, handle: Any) -> None:
+        for policy, reason in VIOLATIONS.items():
+            v = nv.call(s, index, f"violation.{reason}", "nvmlDeviceGetViolationStatus", handle, policy)
+            if v is not None:
+                s.add(VIOLATION, v.violationTime / 1e9, gpu=str(index), reason=reason)
