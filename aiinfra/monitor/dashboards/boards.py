@@ -15,11 +15,14 @@ from typing import Any
 
 from aiinfra.monitor.dashboards.panels import dashboard, matrix, stat, table, timeseries, variable
 from aiinfra.monitor.rules import metrics as m
+from aiinfra.monitor.rules.thresholds import Thresholds, duration_words
 
 N = 'node=~"$node"'
 G = 'node=~"$node",gpu=~"$gpu"'
 NODE_VAR = variable("node", f'label_values(up{{job=~"{m.JOB_NODE_EXPORTER}|{m.JOB_AIINFRA}"}}, node)')
 RAIL = f'{m.IB_PORT_INFO}{{{N},rail!=""}}'
+_T = Thresholds()
+"""The shipped thresholds: panels that show what an alert counts use the alert's window and limit."""
 RAIL_RATIO_STEPS: list[tuple[str, float | None]] = [("red", None), ("orange", 0.5), ("green", 0.99)]
 
 
@@ -75,7 +78,10 @@ def gpu() -> dict[str, Any]:
                 timeseries("Utilization", [f"{m.DCGM_UTIL}{{{G}}}"], unit="percent", legend="{{node}} GPU {{gpu}}"),
             ],
             [
-                table("XIDs in the last hour", f"increase({m.XID}{{{G}}}[1h]) > 0 or {m.XID}{{{G}}} > 0"),
+                table(
+                    f"XIDs in the last {duration_words(_T.xid_window, article=False)}",
+                    f"increase({m.XID}{{{G}}}[{_T.xid_window}]) > 0 or {m.XID}{{{G}}} > 0",
+                ),
                 table(
                     "Row remapping (pending / failed)",
                     f"{m.ROW_REMAP_PENDING}{{{G}}} + 2 * {m.ROW_REMAP_FAILURE}{{{G}}}",
@@ -167,6 +173,7 @@ def infiniband() -> dict[str, Any]:
 
 def _infiniband_matrices(port: str) -> list[dict[str, Any]]:
     """The node x rail matrices: link rate against the declared rate, and link errors."""
+    w = _T.ib_symbol_error_window
     ratio = f"{m.IB_RATE}{port} / on (node, device, port) group_left (rail) {m.IB_EXPECTED_RATE}{{{N}}}"
     return [
         matrix(
@@ -179,12 +186,12 @@ def _infiniband_matrices(port: str) -> list[dict[str, Any]]:
             "1.0 = the rail runs at its declared rate; below = width or speed downshift; empty = port missing.",
         ),
         matrix(
-            "Symbol + link errors in 1h (node x rail)",
-            _rail(f"(increase({m.IB_SYMBOL_ERRORS}{port}[1h]) + increase({m.IB_LINK_DOWNED}{port}[1h]))"),
+            f"Symbol + link errors in {_T.ib_symbol_error_window} (node x rail)",
+            _rail(f"(increase({m.IB_SYMBOL_ERRORS}{port}[{w}]) + increase({m.IB_LINK_DOWNED}{port}[{w}]))"),
             "node",
             "rail",
             "short",
-            [("green", None), ("orange", 1), ("red", 120)],
+            [("green", None), ("orange", 1), ("red", _T.ib_symbol_errors_per_window)],
         ),
     ]
 

@@ -19,7 +19,7 @@ from types import SimpleNamespace
 from aiinfra.monitor.rules import metrics as m
 from aiinfra.monitor.rules.model import Alert, Case, Severity, alert_of
 from aiinfra.monitor.rules.promql import sel
-from aiinfra.monitor.rules.thresholds import Thresholds
+from aiinfra.monitor.rules.thresholds import Thresholds, duration_words
 
 _PROC = "cat /proc/net/bonding/<bond>"
 
@@ -36,6 +36,12 @@ def _bond_series(bond: str | None) -> SimpleNamespace:
     return SimpleNamespace(master=master, who=who, bwho=bwho, slave=slave, swho=swho)
 
 
+def _members(w: SimpleNamespace, active: str, *fired: dict[str, str]) -> Case:
+    """A case of a two-member bond whose active-member count takes the values ``active``."""
+    series = ((f"{m.BOND_ACTIVE}{{{w.master}}}", active), (f"{m.BOND_SLAVES}{{{w.master}}}", "2x10"))
+    return Case(series, "20s", fired)
+
+
 _BOND_ALERTS: tuple[Callable[..., Alert], ...] = (
     lambda t, bond, w: _alert(
         "BondDown",
@@ -50,9 +56,8 @@ _BOND_ALERTS: tuple[Callable[..., Alert], ...] = (
         "NotReady.",
         f"通过 BMC 控制台：ip link、{_PROC}；两个成员的交换机端口。",
         "恢复至少一个成员（线缆、交换机端口、LACP 配置）；节点持续 NotReady 时其 Pod 会被驱逐。",
-        Case(((f"{m.BOND_ACTIVE}{{{w.master}}}", "2 0x10"), (f"{m.BOND_SLAVES}{{{w.master}}}", "2x10")), "20s",
-             (w.who,)),
-        Case(((f"{m.BOND_ACTIVE}{{{w.master}}}", "2 1x10"), (f"{m.BOND_SLAVES}{{{w.master}}}", "2x10")), "20s"),
+        _members(w, "2 0x10", w.who),
+        _members(w, "2 1x10"),
     ),
     lambda t, bond, w: _alert(
         "BondMemberDown",
@@ -65,9 +70,8 @@ _BOND_ALERTS: tuple[Callable[..., Alert], ...] = (
         "Fix the cable or switch port of the down member.",
         f"{_PROC}（各成员 MII Status）；ethtool <成员>；交换机端口。",
         "修复故障成员的线缆或交换机端口。",
-        Case(((f"{m.BOND_ACTIVE}{{{w.master}}}", "2 1x10"), (f"{m.BOND_SLAVES}{{{w.master}}}", "2x10")), "20s",
-             (w.who,)),
-        Case(((f"{m.BOND_ACTIVE}{{{w.master}}}", "2x10"), (f"{m.BOND_SLAVES}{{{w.master}}}", "2x10")), "20s"),
+        _members(w, "2 1x10", w.who),
+        _members(w, "2x10"),
     ),
     lambda t, bond, w: _alert(
         "BondMemberWrongAggregator",
@@ -119,11 +123,12 @@ _BOND_ALERTS: tuple[Callable[..., Alert], ...] = (
     ),
     lambda t, bond, w: _alert(
         "BondMemberFlapping",
-        f"increase({sel(m.BOND_LINK_FAILURES, bond=bond)}[15m]) > {t.bond_flaps_per_15m}",
+        f"increase({sel(m.BOND_LINK_FAILURES, bond=bond)}[{t.bond_flap_window}]) > {t.bond_flaps_per_window}",
         "0s",
         Severity.WARNING,
         "Bond member {{ $labels.slave }} of {{ $labels.bond }} on {{ $labels.node }} flaps",
-        f"The member's link failed more than {t.bond_flaps_per_15m} times in 15 minutes (Link Failure Count).",
+        f"The member's link failed more than {t.bond_flaps_per_window} times in {duration_words(t.bond_flap_window)} "
+        "(Link Failure Count).",
         "ethtool <member> and ethtool -S for errors; the switch port's log; optics.",
         "Replace the cable or optic; move to another switch port if it continues.",
         "ethtool <成员> 与 ethtool -S 查看错误；交换机端口日志；光模块。",

@@ -72,11 +72,11 @@ _EXPORTER_ALERTS: tuple[Callable[[Thresholds], Alert], ...] = (
     ),
     lambda t: _alert(
         "DcgmExporterStale",
-        f"changes({m.DCGM_ENERGY}[{t.exporter_stale_after}]) == 0",
+        f"changes({m.DCGM_ENERGY}[{t.exporter_stale_window}]) == 0",
         "0s",
         Severity.WARNING,
         "dcgm-exporter on {{ $labels.node }} repeats stale values for GPU {{ $labels.gpu }}",
-        f"The GPU's energy counter has not moved for {t.exporter_stale_after}: dcgm-exporter answers but its "
+        f"The GPU's energy counter has not moved for {t.exporter_stale_window}: dcgm-exporter answers but its "
         "DCGM data is frozen (hostengine hung, or a profiling lock).",
         "dcgm-exporter logs; dcgmi discovery -l and dcgmi dmon -e 155 on the node.",
         "Restart the dcgm-exporter pod (and nv-hostengine if it runs separately).",

@@ -15,7 +15,7 @@ from types import SimpleNamespace
 from aiinfra.monitor.rules import metrics as m
 from aiinfra.monitor.rules.model import Alert, Case, Severity, alert_of
 from aiinfra.monitor.rules.promql import sel
-from aiinfra.monitor.rules.thresholds import Thresholds
+from aiinfra.monitor.rules.thresholds import Thresholds, duration_words
 
 _alert = alert_of("infiniband")
 
@@ -38,7 +38,7 @@ def _case_pair(w: SimpleNamespace, metric: str, bad: str, good: str, at: str) ->
 _ERROR_ALERTS: tuple[Callable[..., Alert], ...] = (
     lambda t, devices, hca, w: _alert(
         "IbLinkDowned",
-        f"increase({_sel(w, m.IB_LINK_DOWNED)}[10m]) > 0",
+        f"increase({_sel(w, m.IB_LINK_DOWNED)}[{t.event_window}]) > 0",
         "0s",
         Severity.CRITICAL,
         "InfiniBand {{ $labels.device }} port {{ $labels.port }} on {{ $labels.node }} went down and retrained",
@@ -51,11 +51,12 @@ _ERROR_ALERTS: tuple[Callable[..., Alert], ...] = (
     ),
     lambda t, devices, hca, w: _alert(
         "IbLinkFlapping",
-        f"increase({_sel(w, m.IB_LINK_RECOVERY)}[5m]) > {t.ib_link_recoveries_per_5m}",
+        f"increase({_sel(w, m.IB_LINK_RECOVERY)}[{t.ib_link_recovery_window}]) > {t.ib_link_recoveries_per_window}",
         "0s",
         Severity.WARNING,
         "InfiniBand {{ $labels.device }} port {{ $labels.port }} on {{ $labels.node }} keeps recovering its link",
-        f"More than {t.ib_link_recoveries_per_5m} link error recoveries in 5 minutes: a marginal cable or optic.",
+        f"More than {t.ib_link_recoveries_per_window} link error recoveries in "
+        f"{duration_words(t.ib_link_recovery_window)}: a marginal cable or optic.",
         "perfquery -x (LinkErrorRecoveryCounter, SymbolErrorCounter); mlxlink -d <pci> -m for optics "
         "power and temperature.",
         "Replace the cable or transceiver at the next drain.",
@@ -65,7 +66,7 @@ _ERROR_ALERTS: tuple[Callable[..., Alert], ...] = (
     ),
     lambda t, devices, hca, w: _alert(
         "IbSymbolErrorBurst",
-        f"rate({_sel(w, m.IB_SYMBOL_ERRORS)}[1m]) > {t.ib_symbol_errors_per_second}",
+        f"rate({_sel(w, m.IB_SYMBOL_ERRORS)}[{t.burst_rate_window}]) > {t.ib_symbol_errors_per_second}",
         t.fast_for,
         Severity.WARNING,
         "Symbol error burst on InfiniBand {{ $labels.device }} port {{ $labels.port }} of {{ $labels.node }}",
@@ -78,11 +79,12 @@ _ERROR_ALERTS: tuple[Callable[..., Alert], ...] = (
     ),
     lambda t, devices, hca, w: _alert(
         "IbSymbolErrorsHigh",
-        f"increase({_sel(w, m.IB_SYMBOL_ERRORS)}[1h]) > {t.ib_symbol_errors_per_hour}",
+        f"increase({_sel(w, m.IB_SYMBOL_ERRORS)}[{t.ib_symbol_error_window}]) > {t.ib_symbol_errors_per_window}",
         "0s",
         Severity.CRITICAL,
         "InfiniBand {{ $labels.device }} port {{ $labels.port }} on {{ $labels.node }} exceeds the BER limit",
-        f"More than {t.ib_symbol_errors_per_hour} symbol errors in an hour (the IBTA 1e-12 BER limit).",
+        f"More than {t.ib_symbol_errors_per_window} symbol errors in {duration_words(t.ib_symbol_error_window)} "
+        "(the IBTA 1e-12 BER limit).",
         "perfquery -x; mlxlink -d <pci> -c for BER; whether other ports on the same switch count errors.",
         "Drain the node; replace the cable or transceiver; run the fabric test before returning it.",
         "perfquery -x；mlxlink -d <pci> -c 查看误码率；同一交换机上的其他端口是否也在计错。",
@@ -91,7 +93,8 @@ _ERROR_ALERTS: tuple[Callable[..., Alert], ...] = (
     ),
     lambda t, devices, hca, w: _alert(
         "IbLinkIntegrityErrors",
-        f"increase({_sel(w, m.IB_INTEGRITY)}[10m]) > 0 or increase({_sel(w, m.IB_OVERRUN)}[10m]) > 0",
+        f"increase({_sel(w, m.IB_INTEGRITY)}[{t.event_window}]) > 0 "
+        f"or increase({_sel(w, m.IB_OVERRUN)}[{t.event_window}]) > 0",
         "0s",
         Severity.CRITICAL,
         "Link integrity or buffer overrun errors on InfiniBand {{ $labels.device }} port {{ $labels.port }} "
@@ -106,7 +109,8 @@ _ERROR_ALERTS: tuple[Callable[..., Alert], ...] = (
     ),
     lambda t, devices, hca, w: _alert(
         "IbReceiveErrors",
-        f"rate({_sel(w, m.IB_RCV_ERRORS)}[5m]) > 0 or rate({_sel(w, m.IB_RCV_REMOTE_PHYS)}[5m]) > 0",
+        f"rate({_sel(w, m.IB_RCV_ERRORS)}[{t.rate_window}]) > 0 "
+        f"or rate({_sel(w, m.IB_RCV_REMOTE_PHYS)}[{t.rate_window}]) > 0",
         t.slow_for,
         Severity.WARNING,
         "Receive errors on InfiniBand {{ $labels.device }} port {{ $labels.port }} of {{ $labels.node }}",
@@ -120,7 +124,7 @@ _ERROR_ALERTS: tuple[Callable[..., Alert], ...] = (
     ),
     lambda t, devices, hca, w: _alert(
         "IbCongestion",
-        f"rate({_sel(w, m.IB_XMIT_WAIT)}[5m]) > {t.ib_xmit_wait_per_second:g}",
+        f"rate({_sel(w, m.IB_XMIT_WAIT)}[{t.rate_window}]) > {t.ib_xmit_wait_per_second:g}",
         t.slow_for,
         Severity.INFO,
         "InfiniBand {{ $labels.device }} port {{ $labels.port }} on {{ $labels.node }} waits to transmit",
@@ -133,7 +137,8 @@ _ERROR_ALERTS: tuple[Callable[..., Alert], ...] = (
     ),
     lambda t, devices, hca, w: _alert(
         "RdmaRetriesExhausted",
-        f'increase({m.IB_HW_COUNTER}{{device=~"{devices}",counter=~"req_(transport|rnr)_retries_exceeded"}}[10m])'
+        f'increase({m.IB_HW_COUNTER}{{device=~"{devices}",counter=~"req_(transport|rnr)_retries_exceeded"}}'
+        f"[{t.event_window}])"
         " > 0",
         "0s",
         Severity.WARNING,
@@ -161,7 +166,7 @@ _ERROR_ALERTS: tuple[Callable[..., Alert], ...] = (
     lambda t, devices, hca, w: _alert(
         "RdmaTransportRetries",
         " or ".join(
-            f"rate({_sel(w, x)}[5m]) > {t.rdma_retries_per_second:g}"
+            f"rate({_sel(w, x)}[{t.rate_window}]) > {t.rdma_retries_per_second:g}"
             for x in (m.RDMA_ACK_TIMEOUT, m.RDMA_SEQ_ERRORS, m.RDMA_RNR_NAK)
         ),
         t.settle_for,
@@ -178,8 +183,8 @@ _ERROR_ALERTS: tuple[Callable[..., Alert], ...] = (
     ),
     lambda t, devices, hca, w: _alert(
         "RdmaCongestionNotifications",
-        f"rate({_sel(w, m.RDMA_CNP_HANDLED)}[5m]) > {t.rdma_cnp_per_second:g} "
-        f"or rate({_sel(w, m.RDMA_CNP_SENT)}[5m]) > {t.rdma_cnp_per_second:g}",
+        f"rate({_sel(w, m.RDMA_CNP_HANDLED)}[{t.rate_window}]) > {t.rdma_cnp_per_second:g} "
+        f"or rate({_sel(w, m.RDMA_CNP_SENT)}[{t.rate_window}]) > {t.rdma_cnp_per_second:g}",
         t.slow_for,
         Severity.INFO,
         "RoCE congestion notifications on {{ $labels.device }} port {{ $labels.port }} of {{ $labels.node }}",

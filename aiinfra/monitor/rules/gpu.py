@@ -16,7 +16,14 @@ from aiinfra.monitor.rules import metrics as m
 from aiinfra.monitor.rules.gpu_links import link_alerts
 from aiinfra.monitor.rules.model import Alert, Case, Severity, alert_of
 from aiinfra.monitor.rules.promql import counter_rose, nodes_with, sel
-from aiinfra.monitor.rules.thresholds import XID_APPLICATION, XID_FATAL, XID_NVLINK, Thresholds, xid_regex
+from aiinfra.monitor.rules.thresholds import (
+    XID_APPLICATION,
+    XID_FATAL,
+    XID_NVLINK,
+    Thresholds,
+    duration_words,
+    xid_regex,
+)
 
 N = 'node="gpu-1"'
 GPU = 'node="gpu-1",gpu="3"'
@@ -178,11 +185,12 @@ _PRESENCE_AND_MEMORY_ALERTS: tuple[Callable[..., Alert], ...] = (
     ),
     lambda t, gpus, w: _alert(
         "GpuUncorrectableRowsGrowing",
-        f"{m.DCGM_UNCORRECTABLE_ROWS} > min_over_time({m.DCGM_UNCORRECTABLE_ROWS}[1h])",
+        f"{m.DCGM_UNCORRECTABLE_ROWS} > min_over_time({m.DCGM_UNCORRECTABLE_ROWS}[{t.uncorrectable_rows_window}])",
         "0s",
         Severity.WARNING,
         "Uncorrectable remapped rows grew on {{ $labels.node }} GPU {{ $labels.gpu }}",
-        "More HBM rows were remapped for uncorrectable errors within the last hour: the memory is degrading.",
+        f"More HBM rows were remapped for uncorrectable errors within the last "
+        f"{duration_words(t.uncorrectable_rows_window, article=False)}: the memory is degrading.",
         check="nvidia-smi -q -d ROW_REMAPPER, the remap histogram (how many spare rows are left per bank).",
         action="Reset the GPU when drained so the remap takes effect; plan an RMA when the histogram shows "
         "banks with no spare rows.",
@@ -209,11 +217,12 @@ _PRESENCE_AND_MEMORY_ALERTS: tuple[Callable[..., Alert], ...] = (
     ),
     lambda t, gpus, w: _alert(
         "GpuSingleBitEccStorm",
-        f"increase({m.DCGM_SBE_VOL}[1h]) > {t.sbe_per_hour}",
+        f"increase({m.DCGM_SBE_VOL}[{t.sbe_window}]) > {t.sbe_per_window}",
         t.settle_for,
         Severity.WARNING,
         "Single-bit ECC storm on {{ $labels.node }} GPU {{ $labels.gpu }}",
-        f"More than {t.sbe_per_hour} corrected errors in an hour: a leading indicator of XID 92 and of "
+        f"More than {t.sbe_per_window} corrected errors in {duration_words(t.sbe_window)}: a leading indicator of "
+        "XID 92 and of "
         "uncorrectable errors.",
         check="nvidia-smi -q -d ECC (volatile and aggregate counts); the row remap histogram.",
         action="Watch the trend; reset the GPU at the next drain; RMA if uncorrectable errors follow.",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from aiinfra.monitor.rules import metrics as m
 from aiinfra.monitor.rules.model import Alert, Case, Severity
-from aiinfra.monitor.rules.thresholds import Thresholds
+from aiinfra.monitor.rules.thresholds import Thresholds, duration_words
 
 GPU = 'node="gpu-1",gpu="3"'
 WHO = {"node": "gpu-1", "gpu": "3"}
@@ -47,7 +47,7 @@ def _throttle(t: Thresholds) -> list[Alert]:
         _slowdown(
             t,
             "GpuThermalSlowdown",
-            f'rate({m.GPU_VIOLATION}{{reason="thermal"}}[1m]) > {t.throttle_fraction}',
+            f'rate({m.GPU_VIOLATION}{{reason="thermal"}}[{t.burst_rate_window}]) > {t.throttle_fraction}',
             "thermal",
             "硬件过热降频",
             Case(
@@ -105,11 +105,12 @@ def _pcie(t: Thresholds) -> list[Alert]:
         Alert(
             "GpuPcieReplays",
             "gpu",
-            f"increase({m.DCGM_PCIE_REPLAY}[10m]) > {t.pcie_replays_per_10m}",
+            f"increase({m.DCGM_PCIE_REPLAY}[{t.pcie_replay_window}]) > {t.pcie_replays_per_window}",
             "0s",
             Severity.WARNING,
             "PCIe replays on {{ $labels.node }} GPU {{ $labels.gpu }}",
-            f"More than {t.pcie_replays_per_10m} PCIe replays in 10 minutes: a signal-integrity problem between "
+            f"More than {t.pcie_replays_per_window} PCIe replays in {duration_words(t.pcie_replay_window)}: "
+            "a signal-integrity problem between "
             "the GPU and its PCIe switch.",
             check="nvidia-smi -q -d PCI (replay counter, link generation and width); lspci -vvv for AER errors; "
             "whether the GPU's HCA shows errors too (same PCIe switch).",
@@ -181,7 +182,7 @@ def _nvlink(t: Thresholds) -> list[Alert]:
         Alert(
             "GpuNvlinkErrors",
             "gpu",
-            f"increase({m.NVLINK_ERRORS}[10m]) > {t.nvlink_errors_per_10m}",
+            f"increase({m.NVLINK_ERRORS}[{t.nvlink_error_window}]) > {t.nvlink_errors_per_window}",
             "0s",
             Severity.WARNING,
             "NVLink {{ $labels.link }} of {{ $labels.node }} GPU {{ $labels.gpu }} counts {{ $labels.error }} errors",

@@ -132,7 +132,7 @@ _RAY_ALERTS: tuple[Callable[[Thresholds], Alert], ...] = (
     ),
     lambda t: _alert(
         "RayWorkerRestarts",
-        f'changes({m.PROCESS_START}{{job="{m.JOB_RAY}",ray_node_type="worker"}}[15m]) > 0',
+        f'changes({m.PROCESS_START}{{job="{m.JOB_RAY}",ray_node_type="worker"}}[{t.ray_restart_window}]) > 0',
         "0s",
         Severity.WARNING,
         "Ray worker {{ $labels.pod }} of RayCluster {{ $labels.namespace }}/{{ $labels.ray_cluster }} restarted",
