@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import sys
 import time
 import urllib.parse
@@ -39,7 +40,7 @@ def _legend(metric: dict[str, str], template: str | None) -> str:
         out = template
         for k, v in metric.items():
             out = out.replace("{{" + k + "}}", v)
-        return out
+        return re.sub(r"\{\{\s*\w+\s*\}\}", "", out).strip()  # as Grafana: a label the series lacks is blank
     return ",".join(f"{k}={v}" for k, v in metric.items() if k not in ("__name__", "job", "instance"))[:60]
 
 

@@ -159,7 +159,9 @@ def infiniband() -> dict[str, Any]:
                 timeseries(
                     "Transport retries",
                     [
-                        f"rate({m.RDMA_ACK_TIMEOUT}{port}[$__rate_interval])",
+                        # The one legend needs a `counter` on both queries.
+                        f'label_replace(rate({m.RDMA_ACK_TIMEOUT}{port}[$__rate_interval]), '
+                        '"counter", "local_ack_timeout", "", "")',
                         f'rate({m.IB_HW_COUNTER}{{{N},counter=~"req_.*_retries_exceeded"}}[$__rate_interval])',
                     ],
                     legend="{{node}} {{device}} {{counter}}",
