@@ -56,6 +56,18 @@ def test_h200_recording_golden(make_exporter, golden) -> None:
     golden("exporter/h200x1-recorded.prom", stable(text))
 
 
+def test_h200x2_recording_golden(make_exporter, golden) -> None:
+    """The real 2x H200 recording: 18 NVLinks up per GPU and the links' real CRC/ECC counters."""
+    gpu = frozenset(n for n in available() if n.startswith("gpu_"))
+    exp = make_exporter("hgx-8ndr", nvml=load_recording("h200x2-health-recorded.json"), enabled=gpu)
+    text = exp.exposition()
+    up = samples(text, "aiinfra_gpu_nvlink_up")
+    assert len(up) == 36 and set(up.values()) == {1}
+    errors = samples(text, "aiinfra_gpu_nvlink_errors_total")
+    assert errors['{error="crc_data",gpu="0",link="0"}'] == 19
+    golden("exporter/h200x2-recorded.prom", stable(text))
+
+
 def test_faults_are_reported(make_exporter) -> None:
     exp = make_exporter(GOLDEN_MACHINE)
     wait_for_xids(exp, 3)
