@@ -2,7 +2,7 @@
 with the shipped rules, and faults put into separate nodes' trees at once.
 
 Every node starts as a healthy ``hgx-4hdr-bond`` tree (tests/fixtures/make_exporter_trees.py) with
-a healthy A800 NVML recording, scraped by its own node_exporter (infiniband and bonding collectors)
+a healthy A800 NVML recording, scraped by its own node_exporter (the rendered collector flags)
 and its own ``python -m aiinfra exporter`` process, as job ``node-exporter`` / ``aiinfra-exporter``
 with target label ``node=<name>``. :meth:`FaultStack.inject` then, in one step: copies a single-fault
 tree's changed files over each sysfs-fault node's live tree, restarts each GPU-fault node's exporter on
@@ -32,6 +32,7 @@ from typing import Any
 import yaml
 
 from aiinfra.definition import load_definition
+from aiinfra.monitor.exporter_deploy import node_exporter_values
 from aiinfra.monitor.rules import Thresholds, alert_rules
 from aiinfra.monitor.rules.render import rules_file
 from aiinfra.monitor.stack import MonitorOptions, stack_values
@@ -133,13 +134,17 @@ class FaultStack:
         """Build the trees, start every exporter and Prometheus, and wait until every target is up."""
         (self.dir / "textfile").mkdir()
         self._write_fabric(faulty=False)
+        # The rendered collector flags (infiniband limited to the rails' HCAs, bonding, pcidevice); the
+        # textfile and filesystem flags name host paths of a real node.
+        rendered = node_exporter_values(load_definition(CLUSTER))["extraArgs"]
+        collectors = [a for a in rendered if not a.startswith(("--collector.textfile", "--collector.filesystem"))]
         for i, node in enumerate(self.nodes):
             root = build("hgx-4hdr-bond", self.dir / "live" / node)
             # Only the first node has the report, as on a cluster: written where the test ran.
             report = [f"--collector.textfile.directory={self.dir / 'textfile'}", "--collector.textfile"]
             textfile = report if i == 0 else []
             self._node_exporter(f"node-{node}", f"--path.sysfs={root / 'sys'}", f"--path.procfs={root / 'proc'}",
-                                "--collector.infiniband", "--collector.bonding", *textfile)  # fmt: skip
+                                *collectors, *textfile)  # fmt: skip
             self._exporter(node, None)
         for fault in TREE_FAULTS:
             build_fault(fault, self.dir / "faulty")
