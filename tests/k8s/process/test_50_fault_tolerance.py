@@ -25,6 +25,9 @@ from tests.k8s.process.conftest import DEFINITION, NAME, ROOT
 
 pytestmark = pytest.mark.timeout(2400)
 MOUNT = "/mnt/ray-storage"  # ray.storage.mount_path's default
+# 12 epochs of 5 s leave a minute to see the first checkpoint in the job's logs and kill mid-run: with 8, a loaded
+# 2-core run once saw it so late that the kill came after the last epoch and nothing had to resume.
+EPOCHS = 12
 
 
 def pod_processes(state: Path, uid: str) -> tuple[int, list[int]]:
@@ -83,14 +86,15 @@ def test_killed_worker_pod_is_recreated_and_training_resumes_from_its_checkpoint
     before = {p.metadata.uid: p for p in worker_pods(pkube)}
     assert len(before) == 2
     job = ray_cluster.submit(
-        "python examples/train_checkpoint.py --workers 2 --strategy STRICT_SPREAD --epochs 8 --epoch-seconds 5",
+        f"python examples/train_checkpoint.py --workers 2 --strategy STRICT_SPREAD --epochs {EPOCHS} --epoch-seconds 5",
         working_dir=str(ROOT),
         # Ray Train's 30 s for a worker group's placement (retried) is short on a loaded 2-core machine.
         env={"RAY_TRAIN_WORKER_GROUP_START_TIMEOUT_S": "120"},
     )
     text = wait_for_log(job, "checkpoint saved", timeout=900)
     assert "checkpoint saved" in text and job.status() == "RUNNING", text[-3000:]
-    saved = [int(e) for e in re.findall(r"epoch (\d+)/8: loss [\d.]+, checkpoint saved", text)]
+    saved = [int(e) for e in re.findall(rf"epoch (\d+)/{EPOCHS}: loss [\d.]+, checkpoint saved", text)]
+    assert max(saved) < EPOCHS, f"training ended before the kill: {saved}"
 
     victim = next(iter(before.values()))
     assert kill_pod_processes(proc_sim.state_dir, victim.metadata.uid) > 0
@@ -100,7 +104,7 @@ def test_killed_worker_pod_is_recreated_and_training_resumes_from_its_checkpoint
     resumed = re.search(rf"resumed from checkpoint ({MOUNT}/\S+) \(epoch (\d+)\)", logs)
     assert resumed, logs[-4000:]
     assert int(resumed.group(2)) >= max(saved), (saved, resumed.group(0))
-    assert "done: epoch 8" in logs and "epoch 8/8" in logs.split(resumed.group(0))[1]
+    assert f"done: epoch {EPOCHS}" in logs and f"epoch {EPOCHS}/{EPOCHS}" in logs.split(resumed.group(0))[1]
     # The checkpoint lives on the shared storage, simulated as one folder of the simulator.
     nfs = load_definition(DEFINITION).ray.storage.nfs
     shared = proc_sim.state_dir / "shared-storage" / "nfs" / nfs.server / nfs.path.lstrip("/")
