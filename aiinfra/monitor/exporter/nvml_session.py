@@ -21,6 +21,7 @@ from __future__ import annotations
 import threading
 import time
 import warnings
+from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
 from aiinfra.monitor.exporter.metrics import Scrape, gauge
@@ -111,7 +112,7 @@ def session_for(nvml: Any) -> NvmlSession | None:
     return _SESSIONS.setdefault(id(nvml), NvmlSession(nvml))
 
 
-class PerGpuCollector:
+class PerGpuCollector(ABC):
     """Base of the collectors that ask NVML about each GPU in turn: the shared session, the loop, the close.
 
     A subclass sets ``name`` and implements :meth:`collect_gpu`; without NVML it collects nothing.
@@ -139,9 +140,9 @@ class PerGpuCollector:
         for index, handle in self.session.gpus(s):
             self.collect_gpu(s, self.session, index, handle)
 
+    @abstractmethod
     def collect_gpu(self, s: Scrape, nv: NvmlSession, index: int, handle: Any) -> None:
         """Add GPU ``index``'s samples to ``s``, asking NVML through ``nv.call``."""
-        raise NotImplementedError
 
     def close(self) -> None:
         if self.session is not None:
